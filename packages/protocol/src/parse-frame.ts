@@ -1,0 +1,110 @@
+import type { z } from 'zod';
+import { ErrorCode } from './error-codes.js';
+import { isKnownFrameType, payloadSchemas, type Frame } from './payload-schemas.js';
+import { EnvelopeSchema } from './schemas/envelope.js';
+
+/** Why a frame was refused. Never thrown: {@link parseFrame} returns it. */
+export interface FrameError {
+  code: typeof ErrorCode.FRAME_INVALID | typeof ErrorCode.FRAME_TOO_LARGE;
+  /** Which check failed. */
+  stage: 'size' | 'json' | 'envelope' | 'payload';
+  message: string;
+  /** The frame's `type` and `id` when they could be read, for logs and error replies. */
+  type?: string;
+  id?: string;
+  issues?: FrameIssue[];
+}
+
+/** One schema violation: a dotted path into the frame and what was wrong there. */
+export interface FrameIssue {
+  path: string;
+  message: string;
+}
+
+/** Result of {@link parseFrame}. */
+export type ParseFrameResult = { ok: true; frame: Frame } | { ok: false; error: FrameError };
+
+/** Options of {@link parseFrame}. */
+export interface ParseFrameOptions {
+  /** Refuse text longer than this many UTF-8 bytes before parsing it. */
+  maxBytes?: number;
+}
+
+function toIssues(error: z.ZodError, prefix: string): FrameIssue[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: issue.message,
+  }));
+}
+
+function describe(issues: FrameIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Parses and validates one inbound frame: size, JSON, envelope, then the
+ * payload schema chosen by `type`. Frames of types without a schema
+ * (`ext.*`, future types) pass with their payload checked only as an object;
+ * the router decides what to do with them. Never throws.
+ */
+export function parseFrame(raw: unknown, options: ParseFrameOptions = {}): ParseFrameResult {
+  let value: unknown = raw;
+  if (typeof raw === 'string' || raw instanceof Uint8Array) {
+    const size = typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.byteLength;
+    if (options.maxBytes !== undefined && size > options.maxBytes) {
+      return {
+        ok: false,
+        error: {
+          code: ErrorCode.FRAME_TOO_LARGE,
+          stage: 'size',
+          message: `frame of ${size} bytes exceeds the limit of ${options.maxBytes} bytes`,
+        },
+      };
+    }
+    try {
+      value = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'));
+    } catch (err) {
+      return {
+        ok: false,
+        error: { code: ErrorCode.FRAME_INVALID, stage: 'json', message: `not JSON: ${(err as Error).message}` },
+      };
+    }
+  }
+  const envelope = EnvelopeSchema.safeParse(value);
+  if (!envelope.success) {
+    const issues = toIssues(envelope.error, '');
+    const partial = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+    return {
+      ok: false,
+      error: {
+        code: ErrorCode.FRAME_INVALID,
+        stage: 'envelope',
+        message: `invalid envelope: ${describe(issues)}`,
+        ...(typeof partial.type === 'string' ? { type: partial.type } : {}),
+        ...(typeof partial.id === 'string' ? { id: partial.id } : {}),
+        issues,
+      },
+    };
+  }
+  const frame = envelope.data;
+  if (!isKnownFrameType(frame.type)) return { ok: true, frame };
+  const payload = payloadSchemas[frame.type].safeParse(frame.payload);
+  if (!payload.success) {
+    const issues = toIssues(payload.error, 'payload');
+    return {
+      ok: false,
+      error: {
+        code: ErrorCode.FRAME_INVALID,
+        stage: 'payload',
+        message: `invalid ${frame.type} payload: ${describe(issues)}`,
+        type: frame.type,
+        id: frame.id,
+        issues,
+      },
+    };
+  }
+  return { ok: true, frame: { ...frame, payload: payload.data } as Frame };
+}
