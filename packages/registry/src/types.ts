@@ -1,0 +1,59 @@
+import type { ManifestAdapter, ManifestNode } from '@astraflow/protocol';
+
+/** Where a handler runs: on the main event loop, in a worker thread, or chosen by its kind. */
+export type ExecMode = 'auto' | 'inline' | 'thread';
+
+/** A node handler: receives the execution context, returns (or resolves to) its result. */
+export type HandlerFunction = (ctx: never) => unknown;
+
+/**
+ * Everything known about one (package, version, node type): where the code
+ * lives, the loaded function, and its metadata. The runner needs
+ * `modulePath` / `exportName` / `handlerName` to load the same function
+ * again inside a worker thread (see `loadHandler`).
+ */
+export interface RegisteredHandler {
+  packageName: string;
+  packageVersion: string;
+  nodeType: string;
+  /** Runtime the package targets (`node`, `python`, …). Only `node` handlers have `fn`. */
+  runtime: string;
+  node: ManifestNode;
+  adapter: ManifestAdapter;
+  /** Absolute path of the installed package folder. */
+  packageRoot: string;
+  /** Absolute path of the adapter module file. */
+  modulePath: string;
+  /** Named export given after `:` in the entrypoint, if any. */
+  exportName: string | undefined;
+  /** `node.handler`: the export, or the method of `exportName`, to call. */
+  handlerName: string;
+  /** The loaded handler, bound to its object when it is a method. Absent for foreign runtimes. */
+  fn: HandlerFunction | undefined;
+  /** True when `fn` is an `async function` (the `auto` exec mode runs those inline). */
+  isAsync: boolean;
+  /** `node.config.exec_mode`, else `adapter.metadata.exec_mode`, if either is a valid mode. */
+  execMode: ExecMode | undefined;
+  /** Adapter metadata merged with the node's `config` (node wins). */
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * A hold on an installed version while a task uses it: uninstall waits for
+ * every lease of a version to be released before removing its files.
+ */
+export interface HandlerLease {
+  readonly handler: RegisteredHandler;
+  /** Idempotent. */
+  release(): void;
+}
+
+/**
+ * What the runner needs from the package manager: resolve a node to its
+ * handler and hold its version for the duration of a task. Throws an
+ * `AstraError` (`E.PKG.NOT_FOUND`, `E.PKG.UNINSTALLING`,
+ * `E.PKG.RUNTIME_UNSUPPORTED`) with a message listing what is available.
+ */
+export interface HandlerResolver {
+  acquire(packageName: string, packageVersion: string, nodeType: string): HandlerLease;
+}
