@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import { AstraError } from './astra-error.js';
 import { ErrorCode } from './error-codes.js';
 import { isKnownFrameType, payloadSchemas, type Frame, type PayloadOf } from './payload-schemas.js';
-import type { Sender } from './schemas/envelope.js';
+import { EnvelopeSchema, type Sender } from './schemas/envelope.js';
 
 /** Envelope fields of an outbound frame. */
 export interface BuildFrameOptions {
@@ -24,24 +25,30 @@ export interface BuildFrameOptions {
   flags?: string[];
 }
 
+function describeIssues(error: z.ZodError, prefix: string): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
 /**
  * Builds an outbound frame and validates its payload against the schema of
- * `type`, so that nothing leaves the worker that a scheduler would refuse.
- * An invalid payload is a bug in the caller and throws an {@link AstraError}
- * with code `E.FRAME.INVALID`.
+ * `type`, and the finished envelope against the envelope schema, so that
+ * nothing leaves the worker that a scheduler would refuse. An invalid
+ * payload or envelope field is a bug in the caller and throws an
+ * {@link AstraError} with code `E.FRAME.INVALID`.
  */
 export function buildFrame<T extends string>(type: T, payload: PayloadOf<T>, options: BuildFrameOptions): Frame<T> {
   let checked: unknown = payload;
   if (isKnownFrameType(type)) {
     const result = payloadSchemas[type].safeParse(payload);
     if (!result.success) {
-      const detail = result.error.issues
-        .slice(0, 5)
-        .map((i) => `${['payload', ...i.path.map(String)].join('.')}: ${i.message}`)
-        .join('; ');
-      throw new AstraError(ErrorCode.FRAME_INVALID, `refusing to send invalid ${type}: ${detail}`, {
-        details: { type },
-      });
+      throw new AstraError(
+        ErrorCode.FRAME_INVALID,
+        `refusing to send invalid ${type}: ${describeIssues(result.error, 'payload')}`,
+        { details: { type } },
+      );
     }
     checked = result.data;
   }
@@ -64,5 +71,13 @@ export function buildFrame<T extends string>(type: T, payload: PayloadOf<T>, opt
     };
   }
   if (options.flags !== undefined) frame.flags = options.flags;
+  const envelope = EnvelopeSchema.safeParse(frame);
+  if (!envelope.success) {
+    throw new AstraError(
+      ErrorCode.FRAME_INVALID,
+      `refusing to send ${type} with an invalid envelope: ${describeIssues(envelope.error, '')}`,
+      { details: { type } },
+    );
+  }
   return frame as Frame<T>;
 }

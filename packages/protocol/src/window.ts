@@ -72,7 +72,8 @@ export class ReceiveWindow<T> {
    * the window. Every outcome should still be acked.
    */
   offer(seq: number, item: T): { status: OfferStatus; delivered: T[] } {
-    if (!Number.isInteger(seq) || seq < 1) throw new RangeError(`session_seq must be an integer ≥ 1, got ${seq}`);
+    // 0 passes the envelope schema (minimum 0) but numbering starts at 1, so it can only be stale.
+    if (!Number.isInteger(seq) || seq < 0) throw new RangeError(`session_seq must be an integer ≥ 0, got ${seq}`);
     if (seq <= this.#base) return { status: 'duplicate', delivered: [] };
     const offset = seq - this.#base - 1;
     if (offset >= this.size) return { status: 'beyond', delivered: [] };
@@ -97,6 +98,7 @@ export class ReceiveWindow<T> {
 
   /** Forgets everything (fresh session): base back to `base`, buffer emptied. */
   reset(base = 0): void {
+    if (!Number.isInteger(base) || base < 0) throw new RangeError(`window base must be an integer ≥ 0, got ${base}`);
     this.#base = base;
     this.#bitmap = 0n;
     this.#buffer.clear();
@@ -132,7 +134,8 @@ export class SendWindow<T> {
 
   /** Adopts the peer's advertised `recv_window` (never below 1). */
   set size(value: number) {
-    this.#size = Math.max(1, Math.floor(value));
+    // `|| 1` also turns NaN into 1: a NaN credit would block the sender forever.
+    this.#size = Math.max(1, Math.floor(value) || 1);
   }
 
   /** Frames sent and not yet acked. */

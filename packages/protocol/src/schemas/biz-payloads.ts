@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dateTime, intMin, jsonObject, nonEmpty } from './common.js';
+import { dateTime, intMin, jsonObject, nonEmpty, uri } from './common.js';
 
 /** A resource the dispatch needs on this worker (`exec.dispatch` `$defs.resourceRef`). */
 export const ResourceRefSchema = z.strictObject({
@@ -123,7 +123,7 @@ export const ExecNextResponsePayloadSchema = z.strictObject({
 export const PkgInstallPayloadSchema = z.strictObject({
   name: nonEmpty,
   version: nonEmpty,
-  url: z.url().optional(),
+  url: uri.optional(),
   sha256: nonEmpty.optional(),
 });
 
