@@ -98,12 +98,17 @@ export async function startWsPeer(tls?: PeerTls): Promise<WsPeer> {
 }
 
 /** Starts an HTTP server that answers every upgrade request with `status`. */
-export async function startRefusingPeer(status: number): Promise<string> {
+export function startRefusingPeer(status: number): Promise<string> {
+  return startRawUpgradePeer(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Starts an HTTP server that answers every upgrade request with the raw `response` bytes. */
+export async function startRawUpgradePeer(response: string): Promise<string> {
   const server = createHttpServer();
   const sockets = new Set<Socket>();
   trackHttp(server, sockets);
   server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
-    socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(response);
   });
   const port = await listen(server);
   cleanups.push(() => closeServer(server, sockets));

@@ -8,6 +8,7 @@ import {
   recorder,
   sleep,
   startProxy,
+  startRawUpgradePeer,
   startRefusingPeer,
   startSilentPeer,
   startWsPeer,
@@ -75,6 +76,16 @@ describe('createWsTransport: connecting', () => {
     expect(err.code).toBe(ErrorCode.TRANSPORT_FAILURE);
     expect(err.details).toMatchObject({ failure, status, url });
     expect(err.message).toContain(`HTTP ${status}`);
+  });
+
+  it('classifies a server that breaks the WebSocket handshake as protocol', async () => {
+    const url = await startRawUpgradePeer(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bogus\r\n\r\n',
+    );
+    const err = await rejection(createWsTransport({ url }).connect(recorder()));
+    expect(err.code).toBe(ErrorCode.TRANSPORT_FAILURE);
+    expect(err.details).toMatchObject({ failure: 'protocol', url });
+    expect(err.message).toMatch(/Sec-WebSocket-Accept/);
   });
 
   it('classifies a refused TCP connection as network', async () => {
