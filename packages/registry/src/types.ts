@@ -36,6 +36,11 @@ export interface RegisteredHandler {
   execMode: ExecMode | undefined;
   /** Adapter metadata merged with the node's `config` (node wins). */
   metadata: Record<string, unknown>;
+  /**
+   * Identifies this installation of the package. Pass it (with `packageRoot`)
+   * to `loadHandler` so a re-installed package never runs stale cached modules.
+   */
+  cacheKey?: string | undefined;
 }
 
 /**

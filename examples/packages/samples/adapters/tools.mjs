@@ -1,0 +1,23 @@
+// Exported class: instantiated once by the worker, methods bound to it.
+export class Tools {
+  /** Sends `params.count` progress updates, each followed by a text chunk. */
+  async feedback(ctx) {
+    const count = Number(ctx.params?.count ?? 3);
+    for (let i = 1; i <= count; i += 1) {
+      await ctx.feedback.send({ progress: i / count, message: `step ${i}/${count}` });
+      await ctx.feedback.emitText(`line ${i}\n`);
+    }
+    return { sent: count };
+  }
+
+  /** Returns the status word it was given, for status normalisation tests. */
+  status(ctx) {
+    return { status: ctx.params?.status };
+  }
+
+  /** Calls the next middleware/host once and returns its answer. */
+  async next(ctx) {
+    const response = await ctx.next({ x: 1 });
+    return { next: response };
+  }
+}

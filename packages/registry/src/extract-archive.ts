@@ -1,0 +1,203 @@
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { Unpack, type ReadEntry } from 'tar';
+import { isInside } from './entrypoint.js';
+
+/** Limits that stop archive bombs. */
+export interface ExtractLimits {
+  /** Sum of the sizes of all files. */
+  maxExtractedBytes: number;
+  /** Number of entries (files, folders, links). */
+  maxEntries: number;
+}
+
+/** What was extracted. */
+export interface ExtractResult {
+  entries: number;
+  bytes: number;
+}
+
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+const DEVICE_TYPES = new Set(['CharacterDevice', 'BlockDevice', 'FIFO']);
+
+/**
+ * Decides, entry by entry and before anything is written, whether an archive
+ * is acceptable. An archive that tries to leave its folder is rejected as a
+ * whole (`E.PKG.PERMISSION`), never silently rewritten.
+ */
+export class ArchiveEntryPolicy {
+  entries = 0;
+  bytes = 0;
+  private readonly files = new Set<string>();
+  private readonly symlinks = new Set<string>();
+
+  constructor(private readonly limits: ExtractLimits) {}
+
+  /** Returns the reason to reject `entry`, or undefined to accept it. */
+  check(entry: Pick<ReadEntry, 'path' | 'type' | 'size' | 'linkpath'>): AstraError | undefined {
+    const raw = entry.path;
+    const show = JSON.stringify(raw);
+    this.entries += 1;
+    if (this.entries > this.limits.maxEntries) {
+      return new AstraError(ErrorCode.PKG_INVALID, `archive has more than ${this.limits.maxEntries} entries`);
+    }
+    if (raw.includes('\0') || raw.includes('\\')) {
+      return new AstraError(ErrorCode.PKG_INVALID, `archive entry ${show} contains a backslash or NUL character`);
+    }
+    if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) {
+      return new AstraError(ErrorCode.PKG_PERMISSION, `archive entry ${show} has an absolute path`);
+    }
+    const segments = raw.split('/');
+    if (segments.includes('..')) {
+      return new AstraError(ErrorCode.PKG_PERMISSION, `archive entry ${show} leaves the extraction folder ("..")`);
+    }
+    const path = segments.filter((s) => s !== '' && s !== '.').join('/');
+    const parts = path === '' ? [] : path.split('/');
+    for (let i = 1; i < parts.length; i += 1) {
+      const prefix = parts.slice(0, i).join('/');
+      if (this.symlinks.has(prefix)) {
+        return new AstraError(ErrorCode.PKG_PERMISSION, `archive entry ${show} would be written through the symlink "${prefix}"`);
+      }
+    }
+    const type = entry.type;
+    if (type === 'Directory') return undefined;
+    if (path === '') {
+      return new AstraError(ErrorCode.PKG_INVALID, `archive entry ${show} (${type}) would replace the extraction folder`);
+    }
+    if (FILE_TYPES.has(type)) {
+      this.bytes += entry.size ?? 0;
+      if (this.bytes > this.limits.maxExtractedBytes) {
+        return new AstraError(ErrorCode.PKG_INVALID, `archive unpacks to more than ${this.limits.maxExtractedBytes} bytes`);
+      }
+      this.files.add(path);
+      return undefined;
+    }
+    if (DEVICE_TYPES.has(type)) {
+      return new AstraError(ErrorCode.PKG_PERMISSION, `archive entry ${show} is a device or FIFO (${type})`);
+    }
+    const target = entry.linkpath ?? '';
+    if (type === 'SymbolicLink') {
+      if (target === '' || target.includes('\0')) {
+        return new AstraError(ErrorCode.PKG_INVALID, `symlink ${show} has no target`);
+      }
+      const resolved = posix.normalize(posix.join(posix.dirname(path), target));
+      if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
+        return new AstraError(ErrorCode.PKG_PERMISSION, `symlink ${show} -> "${target}" points outside the package`);
+      }
+      this.symlinks.add(path);
+      return undefined;
+    }
+    if (type === 'Link') {
+      const linked = target.split('/').filter((s) => s !== '' && s !== '.');
+      if (target.startsWith('/') || linked.includes('..') || !this.files.has(linked.join('/'))) {
+        return new AstraError(
+          ErrorCode.PKG_PERMISSION,
+          `hard link ${show} -> "${target}" does not name an earlier file of the archive`,
+        );
+      }
+      return undefined;
+    }
+    return new AstraError(ErrorCode.PKG_INVALID, `archive entry ${show} has an unsupported type (${type})`);
+  }
+}
+
+function mapTarError(err: unknown): AstraError {
+  if (AstraError.isInstance(err)) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 'TAR_SYMLINK_ERROR') {
+    return new AstraError(ErrorCode.PKG_PERMISSION, `archive writes through a symbolic link: ${message}`, { cause: err });
+  }
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'EOF') {
+    // File-system trouble on our side (disk full, permissions), not a bad archive.
+    return new AstraError(ErrorCode.INTERNAL, `could not write the extracted package: ${message}`, { cause: err });
+  }
+  return new AstraError(ErrorCode.PKG_INVALID, `archive is corrupt or not a tar archive: ${message}`, { cause: err });
+}
+
+/** Every symlink in the extracted tree must really (not only lexically) stay inside it. */
+async function verifySymlinks(root: string): Promise<void> {
+  const realRoot = await realpath(root);
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      if (entry.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await realpath(full);
+        } catch (cause) {
+          throw new AstraError(ErrorCode.PKG_INVALID, `symlink ${full.slice(root.length + 1)} is dangling or loops`, { cause });
+        }
+        if (!isInside(realRoot, target)) {
+          throw new AstraError(ErrorCode.PKG_PERMISSION, `symlink ${full.slice(root.length + 1)} resolves outside the package`);
+        }
+      } else if (entry.isDirectory()) {
+        await walk(full);
+      }
+    }
+  };
+  await walk(root);
+}
+
+/**
+ * Extracts a `.tar`/`.tar.gz` into `destDir` (which must exist and be empty),
+ * checking every entry with {@link ArchiveEntryPolicy} before it is written
+ * and aborting on the first violation. Afterwards every symlink is resolved
+ * for real. The caller removes `destDir` on failure.
+ */
+export async function extractArchive(archiveFile: string, destDir: string, limits: ExtractLimits): Promise<ExtractResult> {
+  const info = await lstat(destDir);
+  if (!info.isDirectory()) throw new AstraError(ErrorCode.INTERNAL, `extraction folder ${destDir} is not a directory`);
+  const policy = new ArchiveEntryPolicy(limits);
+  let violation: AstraError | undefined;
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const source = createReadStream(archiveFile);
+    const finish = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      source.destroy();
+      if (violation !== undefined) reject(violation);
+      else if (err !== undefined) reject(mapTarError(err));
+      else resolve();
+    };
+    const unpack: Unpack = new Unpack({
+      cwd: destDir,
+      strict: true,
+      preservePaths: false,
+      preserveOwner: false,
+      filter: (_path, entry) => {
+        if (violation !== undefined) return false;
+        const readEntry = entry as ReadEntry;
+        const problem = policy.check(readEntry);
+        if (problem !== undefined) {
+          violation = problem;
+          // A plain Error: tar decorates what it is given.
+          unpack.abort(new Error(problem.message));
+          return false;
+        }
+        // Keep owner access (so the worker can read and later delete), drop setuid/sticky and group/other write.
+        const isDir = readEntry.type === 'Directory';
+        readEntry.mode = ((readEntry.mode ?? (isDir ? 0o755 : 0o644)) & 0o755) | (isDir ? 0o700 : 0o600);
+        return true;
+      },
+    });
+    unpack.on('ignoredEntry', (entry: ReadEntry) => {
+      // Unknown entry types and oversized metadata never reach `filter`.
+      if (violation !== undefined) return;
+      violation = new AstraError(
+        ErrorCode.PKG_INVALID,
+        `archive entry ${JSON.stringify(entry.path)} has an unsupported type (${entry.type}) or oversized metadata`,
+      );
+      unpack.abort(new Error(violation.message));
+    });
+    unpack.on('error', (err: unknown) => finish(err));
+    unpack.on('close', () => finish());
+    source.on('error', (err) => finish(err));
+    source.pipe(unpack);
+  });
+  await verifySymlinks(destDir);
+  return { entries: policy.entries, bytes: policy.bytes };
+}
