@@ -266,7 +266,7 @@ describe('loadSettings: packages_dir and paths', () => {
     expect(box.load({ packages_dir: '/from/explicit' }, { env, defaultPaths: [path] }).packages_dir).toBe('/from/explicit');
   });
 
-  it('names ASTRA_PACKAGES_ROOT as the source when its value is rejected', () => {
+  it('rejects an explicit empty packages_dir rather than falling back to ASTRA_PACKAGES_ROOT', () => {
     const box = createSandbox();
     box.write('.env', 'ASTRA_PACKAGES_ROOT=/ok\n');
     const error = box.loadError({ packages_dir: '' });
