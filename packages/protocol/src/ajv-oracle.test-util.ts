@@ -3,10 +3,15 @@
  * compiled with ajv, as an independent oracle for our zod schemas.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import Ajv2020 from 'ajv/dist/2020.js';
+import ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import ajvFormatsModule from 'ajv-formats';
 import { FrameType, type KnownFrameType } from './frame-types.js';
+
+// Both are CommonJS; under NodeNext the default import is `module.exports`,
+// whose `default` member is the class / plugin itself.
+const Ajv2020 = ajv2020Module.default;
+const addFormats = ajvFormatsModule.default;
 
 const SCHEMA_ROOT = new URL('../schemas/', import.meta.url);
 

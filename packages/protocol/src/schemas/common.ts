@@ -65,8 +65,10 @@ const SEGMENT_NZ = `${PCHAR}+`;
 const USERINFO = `(?:[${UNRESERVED}${SUB_DELIMS}:]|${PCT})*`;
 const REG_NAME = `(?:[${UNRESERVED}${SUB_DELIMS}]|${PCT})*`;
 const AUTHORITY = `(?:${USERINFO}@)?(?:\\[([^\\]]*)\\]|${REG_NAME})(?::[0-9]*)?`;
-// RFC 3986 `hier-part` without `path-empty`: a bare `scheme:` names nothing.
-const HIER_PART = `(?://${AUTHORITY}(?:/${SEGMENT})*|/(?:${SEGMENT_NZ}(?:/${SEGMENT})*)?|${SEGMENT_NZ}(?:/${SEGMENT})*)`;
+// RFC 3986 `hier-part`, read as ajv-formats reads it: no `path-empty` (a
+// bare `scheme:` names nothing), and one slash may also open an authority,
+// which lets `scheme://` be followed by any path characters.
+const HIER_PART = `(?:/?/${AUTHORITY}(?:/${SEGMENT})*|/(?:${SEGMENT_NZ}(?:/${SEGMENT})*)?|${SEGMENT_NZ}(?:/${SEGMENT})*)`;
 const QUERY = `(?:[${UNRESERVED}${SUB_DELIMS}:@/?]|${PCT})*`;
 const URI = new RegExp(`^[A-Za-z][A-Za-z0-9+.\\-]*:${HIER_PART}(?:\\?${QUERY})?(?:#${QUERY})?$`);
 const IP_FUTURE = new RegExp(`^[Vv][0-9A-Fa-f]+\\.[${UNRESERVED}${SUB_DELIMS}:]+$`);
@@ -94,9 +96,12 @@ function isIpv6(text: string): boolean {
 
 /**
  * RFC 3986 absolute URI (fragment allowed), as JSON Schema's `uri` format
- * means it: percent-escapes must be well formed, spaces and other raw
+ * means it and as the scheduler side's validators (ajv-formats, full mode)
+ * check it: percent-escapes must be well formed, spaces and other raw
  * characters outside the grammar are refused, `[...]` hosts must be IPv6 or
- * IPvFuture literals. Unlike WHATWG URL parsing, nothing is normalised.
+ * IPvFuture literals. Unlike WHATWG URL parsing, nothing is normalised; a
+ * bad host or port may still pass as a path, and fails later, at download,
+ * with an error the scheduler hears about.
  */
 export function isUri(value: string): boolean {
   const match = URI.exec(value);
