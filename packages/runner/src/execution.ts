@@ -1,0 +1,35 @@
+import type { AstraError, Logger } from '@astraflow/protocol';
+import type { RegisteredHandler } from '@astraflow/registry';
+import type { FeedbackChannel } from './feedback-channel.js';
+import type { NormalizedResult } from './normalize-result.js';
+import type { HandlerContext, NextCall } from './types.js';
+
+/** Where a task failed; becomes `context.where = runner.<stage>`. */
+export type FailureStage = 'resolve' | 'prepare' | 'handler' | 'result' | 'timeout' | 'cancel';
+
+/** How one handler invocation ended. */
+export type ExecutionResult =
+  | { ok: true; result: NormalizedResult }
+  | { ok: false; stage: FailureStage; error: AstraError };
+
+/** One running handler, inline or in a thread. */
+export interface Execution {
+  /** Settles with the outcome; never rejects. */
+  readonly result: Promise<ExecutionResult>;
+  /** Resolves once the handler has really stopped (its promise settled, or its thread ended); never rejects. */
+  readonly finished: Promise<void>;
+  /** Fires `ctx.signal` with `reason`; a thread that does not stop in time is terminated. */
+  abort(reason: AstraError): void;
+}
+
+/** The plain-data part of {@link HandlerContext}. */
+export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next'>;
+
+/** What both execution modes need to run one handler. */
+export interface ExecutionEnv {
+  handler: RegisteredHandler;
+  context: ContextData;
+  logger: Logger;
+  feedback: FeedbackChannel;
+  next(call: NextCall): Promise<Record<string, unknown>>;
+}

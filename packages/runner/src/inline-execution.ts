@@ -1,0 +1,53 @@
+import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { errorMessage } from './error-message.js';
+import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
+import { handlerFailure } from './handler-failure.js';
+import { buildNextCall } from './next-call.js';
+import { normalizeResult } from './normalize-result.js';
+import type { HandlerContext } from './types.js';
+
+/**
+ * Calls the handler on the main event loop. A handler that ignores
+ * `ctx.signal` keeps running after an abort; `finished` waits for it, so the
+ * package version stays leased until the code really stopped.
+ */
+export function startInline(env: ExecutionEnv): Execution {
+  const { handler, feedback } = env;
+  const controller = new AbortController();
+  const fn = handler.fn as ((ctx: HandlerContext) => unknown) | undefined;
+  if (fn === undefined) {
+    const error = new AstraError(ErrorCode.RUNNER_FAILURE, `${handler.nodeType} has no loaded handler`);
+    return { result: Promise.resolve({ ok: false, stage: 'resolve', error }), finished: Promise.resolve(), abort: () => {} };
+  }
+  const ctx: HandlerContext = {
+    ...env.context,
+    signal: controller.signal,
+    logger: env.logger,
+    // Only the handler-facing methods: the handler must not flush or close its own channel.
+    feedback: {
+      send: (body) => feedback.send(body),
+      sendNowait: (body) => feedback.sendNowait(body),
+      emitText: (text, channel) => feedback.emitText(text, channel),
+    },
+    next: async (payload, options) => env.next(buildNextCall(payload, options)),
+  };
+  const running = new Promise<unknown>((resolve) => resolve(fn(ctx)));
+  const result = running.then(
+    (value): ExecutionResult => {
+      try {
+        return { ok: true, result: normalizeResult(value) };
+      } catch (error) {
+        return { ok: false, stage: 'result', error: AstraError.wrap(error, ErrorCode.RUNNER_FAILURE, errorMessage(error)) };
+      }
+    },
+    (error: unknown): ExecutionResult => ({ ok: false, stage: 'handler', error: handlerFailure(error) }),
+  );
+  return {
+    result,
+    finished: running.then(
+      () => undefined,
+      () => undefined,
+    ),
+    abort: (reason) => controller.abort(reason),
+  };
+}

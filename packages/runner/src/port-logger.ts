@@ -1,0 +1,50 @@
+import type { LogFn, LogLevel, Logger } from '@astraflow/protocol';
+import { errorMessage } from './error-message.js';
+import type { ThreadToMain } from './thread-messages.js';
+
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+/**
+ * A {@link Logger} for handlers running in a worker thread: each call is
+ * posted to the main thread, which writes it through the task's logger.
+ * Levels the main logger would drop are skipped here, before cloning.
+ */
+export function createPortLogger(
+  post: (message: ThreadToMain) => void,
+  enabled: ReadonlySet<LogLevel>,
+  bindings: Record<string, unknown> = {},
+): Logger {
+  const method = (level: LogLevel): LogFn =>
+    ((first: Record<string, unknown> | string, msg?: string): void => {
+      if (!enabled.has(level)) return;
+      const fields = typeof first === 'string' ? undefined : first;
+      const text = typeof first === 'string' ? first : msg;
+      const message: ThreadToMain = { t: 'log', level, bindings };
+      if (fields !== undefined) message.fields = fields;
+      if (text !== undefined) message.msg = text;
+      try {
+        post(message);
+      } catch (error) {
+        // Values that cannot be structured-cloned (functions, …) must not make logging throw into the handler.
+        const fallback: ThreadToMain = { t: 'log', level, bindings: {}, fields: { log_fields_dropped: errorMessage(error) } };
+        if (text !== undefined) fallback.msg = text;
+        post(fallback);
+      }
+    }) as LogFn;
+
+  return {
+    trace: method('trace'),
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    fatal: method('fatal'),
+    child: (extra) => createPortLogger(post, enabled, { ...bindings, ...extra }),
+    isLevelEnabled: (level) => enabled.has(level),
+  };
+}
+
+/** The levels `logger` writes (all of them when it cannot tell). */
+export function enabledLevels(logger: Logger): LogLevel[] {
+  return LEVELS.filter((level) => logger.isLevelEnabled?.(level) ?? true);
+}

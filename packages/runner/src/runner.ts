@@ -1,0 +1,261 @@
+import { AstraError, ErrorCode, ExecErrorPayloadSchema, ExecResultPayloadSchema, createNoopLogger } from '@astraflow/protocol';
+import type { ExecErrorPayload, ExecResultPayload, Logger } from '@astraflow/protocol';
+import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/registry';
+import { errorMessage } from './error-message.js';
+import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
+import { createFeedbackChannel } from './feedback-channel.js';
+import { startInline } from './inline-execution.js';
+import type { NormalizedResult } from './normalize-result.js';
+import { ensureTaskDataDir } from './task-data-dir.js';
+import { startThread } from './thread-execution.js';
+import { createThreadPool } from './thread-pool.js';
+import type { RunOutcome, RunTask, Runner, RunnerOptions } from './types.js';
+
+/** Longest wait for queued feedback before the outcome is returned. */
+export const FEEDBACK_FLUSH_TIMEOUT_MS = 2000;
+
+const EXEC_MODES: ReadonlySet<string> = new Set<ExecMode>(['auto', 'inline', 'thread']);
+
+/**
+ * Where a handler runs: the node/adapter setting (already merged into
+ * `handler.execMode`), else `defaultMode`; `auto` runs async functions
+ * inline and plain functions in a thread.
+ */
+export function resolveExecMode(
+  handler: Pick<RegisteredHandler, 'execMode' | 'isAsync'>,
+  defaultMode: ExecMode = 'auto',
+): 'inline' | 'thread' {
+  const mode = handler.execMode ?? defaultMode;
+  if (mode === 'auto') return handler.isAsync ? 'inline' : 'thread';
+  return mode;
+}
+
+/** The abort reason as the error to answer with (an `AstraError` reason keeps its code). */
+function cancelError(reason: unknown): AstraError {
+  if (AstraError.isInstance(reason)) return reason;
+  const message = reason === undefined ? '' : errorMessage(reason);
+  return new AstraError(ErrorCode.RUNNER_CANCELLED, message === '' || message === 'This operation was aborted' ? 'task cancelled' : message, {
+    cause: reason,
+  });
+}
+
+type Aborted = { aborted: AstraError; stage: FailureStage };
+
+/**
+ * Creates a {@link Runner}.
+ *
+ * @example
+ * ```ts
+ * const runner = createRunner({ resolver, dataDir: '/var/lib/astraflow/data' });
+ * const outcome = await runner.run({ dispatch, tenant: 'default', emitFeedback, next });
+ * ```
+ */
+export function createRunner(options: RunnerOptions): Runner {
+  const baseLogger = options.logger ?? createNoopLogger();
+  const defaultMode = options.defaultExecMode ?? 'auto';
+  if (!EXEC_MODES.has(defaultMode)) {
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `defaultExecMode must be auto, inline or thread, got ${String(defaultMode)}`);
+  }
+  const pool = createThreadPool(options.threads);
+  // Validates the feedback limits now rather than on the first task.
+  createFeedbackChannel({ sink: async () => {}, ...options.feedback }).close();
+  let closed = false;
+
+  async function run(task: RunTask): Promise<RunOutcome> {
+    const started = performance.now();
+    const dispatch = task.dispatch;
+    const logger = (task.logger ?? baseLogger).child({
+      run_id: dispatch.run_id,
+      task_id: dispatch.task_id,
+      node_id: dispatch.node_id,
+    });
+    let execMode: 'inline' | 'thread' | undefined;
+
+    const errorOutcome = (stage: FailureStage, error: AstraError, extra: Record<string, unknown> = {}): RunOutcome => {
+      const payload: ExecErrorPayload = {
+        code: error.code || ErrorCode.RUNNER_FAILURE,
+        message: error.message || error.code || 'task failed',
+        context: {
+          where: `runner.${stage}`,
+          details: {
+            run_id: dispatch.run_id,
+            task_id: dispatch.task_id,
+            node_id: dispatch.node_id,
+            node_type: dispatch.node_type,
+            ...extra,
+          },
+        },
+      };
+      const checked = ExecErrorPayloadSchema.safeParse(payload);
+      const final = checked.success ? checked.data : { code: ErrorCode.RUNNER_FAILURE, message: payload.message };
+      logger.warn({ code: final.code, where: `runner.${stage}`, err: final.message }, 'task failed');
+      return execMode === undefined ? { kind: 'error', payload: final } : { kind: 'error', payload: final, execMode };
+    };
+
+    if (closed) return errorOutcome('cancel', new AstraError(ErrorCode.RUNNER_CANCELLED, 'the runner is closed'));
+    if (task.signal?.aborted === true) return errorOutcome('cancel', cancelError(task.signal.reason));
+
+    let lease: HandlerLease;
+    try {
+      lease = options.resolver.acquire(dispatch.package_name, dispatch.package_version, dispatch.node_type);
+    } catch (error) {
+      const cause = AstraError.wrap(error, ErrorCode.RUNNER_FAILURE);
+      return errorOutcome(
+        'resolve',
+        new AstraError(
+          ErrorCode.RUNNER_FAILURE,
+          `cannot resolve ${dispatch.package_name}@${dispatch.package_version} node ${dispatch.node_type}: ${cause.message}`,
+          { cause },
+        ),
+        { cause_code: cause.code },
+      );
+    }
+
+    let execution: Execution | undefined;
+    try {
+      return await runLeased(lease.handler);
+    } catch (error) {
+      // Every expected failure is handled below; this is a bug in the runner itself.
+      return errorOutcome('handler', AstraError.wrap(error, ErrorCode.INTERNAL));
+    } finally {
+      if (execution === undefined) lease.release();
+      else void execution.finished.then(() => lease.release());
+    }
+
+    async function runLeased(handler: RegisteredHandler): Promise<RunOutcome> {
+      if (handler.fn === undefined) {
+        return errorOutcome(
+          'resolve',
+          new AstraError(ErrorCode.RUNNER_FAILURE, `node ${dispatch.node_type} needs runtime '${handler.runtime}', which this worker cannot run`),
+        );
+      }
+      execMode = resolveExecMode(handler, defaultMode);
+
+      let dataDir: string;
+      try {
+        dataDir = await ensureTaskDataDir(options.dataDir, dispatch.run_id, dispatch.task_id);
+      } catch (error) {
+        return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
+      }
+
+      const feedback = createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...options.feedback });
+      const context: ContextData = {
+        runId: dispatch.run_id,
+        taskId: dispatch.task_id,
+        nodeId: dispatch.node_id,
+        nodeType: dispatch.node_type,
+        packageName: dispatch.package_name,
+        packageVersion: dispatch.package_version,
+        params: dispatch.parameters,
+        tenant: task.tenant,
+        dataDir,
+        hostNodeId: dispatch.host_node_id,
+        middlewareChain: dispatch.middleware_chain ?? [],
+        chainIndex: dispatch.chain_index,
+        metadata: handler.metadata,
+        resourceRefs: dispatch.resource_refs ?? [],
+        workerName: options.workerName,
+      };
+      let taskEnded = false;
+      const env = {
+        handler,
+        context,
+        logger,
+        feedback,
+        next: (call: Parameters<RunTask['next']>[0]) =>
+          taskEnded
+            ? Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'ctx.next called after the task ended'))
+            : task.next(call),
+      };
+
+      let onAborted!: (value: Aborted) => void;
+      const aborted = new Promise<Aborted>((resolve) => (onAborted = resolve));
+      let decided = false;
+      const abort = (error: AstraError, stage: FailureStage): void => {
+        if (decided) return;
+        decided = true;
+        execution?.abort(error);
+        onAborted({ aborted: error, stage });
+      };
+      const timeoutMs = effectiveTimeout(task.timeoutMs, dispatch.constraints.timeout_ms);
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () => abort(new AstraError(ErrorCode.TIMEOUT, `handler did not finish within ${timeoutMs} ms`), 'timeout'),
+              timeoutMs,
+            );
+      const onCancel = (): void => {
+        const error = cancelError(task.signal?.reason);
+        abort(error, error.code === ErrorCode.TIMEOUT ? 'timeout' : 'cancel');
+      };
+      task.signal?.addEventListener('abort', onCancel, { once: true });
+      // The signal may have fired while the data folder was being created.
+      if (task.signal?.aborted === true) onCancel();
+
+      let first: ExecutionResult | Aborted;
+      try {
+        if (!decided) {
+          logger.debug({ exec_mode: execMode, node_type: dispatch.node_type }, 'running handler');
+          execution = execMode === 'inline' ? startInline(env) : startThread(env, pool);
+        }
+        first = await Promise.race(execution === undefined ? [aborted] : [execution.result, aborted]);
+        decided = true;
+      } finally {
+        clearTimeout(timer);
+        task.signal?.removeEventListener('abort', onCancel);
+      }
+
+      // Feedback precedes the result on the wire, but a stuck sink must not hold the answer back.
+      const flushed = await feedback.flush(FEEDBACK_FLUSH_TIMEOUT_MS);
+      if (!flushed) logger.warn({ timeout_ms: FEEDBACK_FLUSH_TIMEOUT_MS }, 'feedback not delivered before the result');
+      feedback.close();
+      taskEnded = true;
+
+      if ('aborted' in first) return errorOutcome(first.stage, first.aborted);
+      if (!first.ok) return errorOutcome(first.stage, first.error);
+      return resultOutcome(first.result, handler, execMode);
+    }
+
+    function resultOutcome(result: NormalizedResult, handler: RegisteredHandler, mode: 'inline' | 'thread'): RunOutcome {
+      const payload: ExecResultPayload = {
+        run_id: dispatch.run_id,
+        task_id: dispatch.task_id,
+        status: result.status,
+        result: result.outputs,
+        duration_ms: Math.max(0, Math.round(performance.now() - started)),
+        metadata: {
+          exec_mode: mode,
+          node_type: dispatch.node_type,
+          package: `${handler.packageName}@${handler.packageVersion}`,
+          ...result.metadata,
+        },
+      };
+      if (result.artifacts !== undefined) payload.artifacts = result.artifacts;
+      if (result.error !== undefined) payload.error = result.error;
+      const checked = ExecResultPayloadSchema.safeParse(payload);
+      if (!checked.success) {
+        const issues = checked.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+        return errorOutcome('result', new AstraError(ErrorCode.RUNNER_FAILURE, `invalid result payload (${issues})`));
+      }
+      logger.debug({ status: result.status, duration_ms: payload.duration_ms, exec_mode: mode }, 'task finished');
+      return { kind: 'result', payload: checked.data, execMode: mode };
+    }
+  }
+
+  return {
+    run,
+    async close() {
+      closed = true;
+      await pool.close();
+    },
+  };
+}
+
+/** The tighter of the caller's timeout and the dispatch's `constraints.timeout_ms`. */
+function effectiveTimeout(callerMs: number | undefined, dispatchMs: number | undefined): number | undefined {
+  const candidates = [callerMs, dispatchMs].filter(
+    (value): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0,
+  );
+  return candidates.length === 0 ? undefined : Math.min(...candidates);
+}

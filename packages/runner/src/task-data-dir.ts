@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { AstraError, ErrorCode } from '@astraflow/protocol';
+
+const SAFE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * Turns an id from the wire into one safe folder name. Ids that are
+ * already safe are kept as they are (operators can find the folder by id);
+ * anything else (`/`, `..`, control characters, very long ids) is replaced
+ * character by character and suffixed with a hash of the original, so two
+ * different ids can never share a folder.
+ */
+export function safePathSegment(id: string): string {
+  if (SAFE_SEGMENT.test(id)) return id;
+  const cleaned = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, (dots) => '_'.repeat(dots.length)).slice(0, 64);
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 12);
+  return `${cleaned}-${hash}`;
+}
+
+/** `<root>/<run_id>/<task_id>` with both ids made path-safe; never outside `root`. */
+export function taskDataDirPath(root: string, runId: string, taskId: string): string {
+  const base = path.resolve(root);
+  const dir = path.join(base, safePathSegment(runId), safePathSegment(taskId));
+  if (!dir.startsWith(base + path.sep)) {
+    // Unreachable with safePathSegment; kept so a future change cannot silently escape the root.
+    throw new AstraError(ErrorCode.RUNNER_FAILURE, `task data folder ${dir} would leave ${base}`);
+  }
+  return dir;
+}
+
+/** Creates (mkdir -p) and returns the data folder of one task. */
+export async function ensureTaskDataDir(root: string, runId: string, taskId: string): Promise<string> {
+  const dir = taskDataDirPath(root, runId, taskId);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new AstraError(
+      ErrorCode.RUNNER_FAILURE,
+      `cannot create task data folder ${dir}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  return dir;
+}

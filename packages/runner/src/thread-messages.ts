@@ -1,0 +1,77 @@
+import type { MessagePort } from 'node:worker_threads';
+import { AstraError } from '@astraflow/protocol';
+import type { LogLevel, ResourceRef } from '@astraflow/protocol';
+import { errorMessage } from './error-message.js';
+import type { NormalizedResult } from './normalize-result.js';
+import type { FeedbackBody, FeedbackChannelName, NextCall } from './types.js';
+
+/** JSON-safe error as it crosses the thread boundary. */
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+/** The context fields a thread needs to rebuild `ctx` (everything else is bridged over the port). */
+export interface ThreadContextData {
+  runId: string;
+  taskId: string;
+  nodeId: string;
+  nodeType: string;
+  packageName: string;
+  packageVersion: string;
+  params: Record<string, unknown>;
+  tenant: string;
+  dataDir: string;
+  hostNodeId: string | undefined;
+  middlewareChain: string[];
+  chainIndex: number | undefined;
+  metadata: Record<string, unknown>;
+  resourceRefs: ResourceRef[];
+  workerName: string | undefined;
+  /** Levels the main-thread logger would write, so the thread skips posting the others. */
+  logLevels: LogLevel[];
+}
+
+/** What the pool hands a thread for one task. */
+export interface ThreadTask {
+  modulePath: string;
+  exportName: string | undefined;
+  handlerName: string;
+  /** `RegisteredHandler.cacheKey`: identifies the installation, so a re-install is loaded afresh. */
+  cacheKey: string | undefined;
+  packageRoot: string;
+  context: ThreadContextData;
+  /** The thread's end of the task's bridge; transferred. */
+  port: MessagePort;
+}
+
+/** Where a thread-side failure happened, mirrored into `context.where`. */
+export type ThreadFailureStage = 'resolve' | 'handler' | 'result';
+
+/** What a thread returns (as a JSON string, so JSON problems surface in the thread). */
+export type ThreadReply =
+  | { ok: true; result: NormalizedResult }
+  | { ok: false; stage: ThreadFailureStage; error: WireError };
+
+/** Thread → main messages. */
+export type ThreadToMain =
+  | { t: 'feedback'; body: FeedbackBody; id?: number }
+  | { t: 'text'; text: string; channel: FeedbackChannelName }
+  | { t: 'log'; level: LogLevel; bindings: Record<string, unknown>; fields?: Record<string, unknown>; msg?: string }
+  | { t: 'next'; id: number; call: NextCall };
+
+/** Main → thread messages. */
+export type MainToThread =
+  | { t: 'feedback-done'; id: number; error?: WireError }
+  | { t: 'next-done'; id: number; result?: Record<string, unknown>; error?: WireError }
+  | { t: 'abort'; reason: WireError };
+
+/**
+ * The wire view of any thrown value: an `AstraError` keeps its code, anything
+ * else gets `fallbackCode`; the message is never empty.
+ */
+export function toWireError(error: unknown, fallbackCode: string): WireError {
+  const code = AstraError.isInstance(error) ? error.code : fallbackCode;
+  const message = errorMessage(error);
+  return { code, message: message === '' ? code : message };
+}

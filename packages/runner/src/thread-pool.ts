@@ -1,0 +1,70 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { AstraError, ErrorCode } from '@astraflow/protocol';
+import type { ThreadTask } from './thread-messages.js';
+import type { RunnerThreadOptions } from './types.js';
+
+/** The worker-thread pool the runner sends `thread` handlers to. */
+export interface ThreadPool {
+  /** Runs one task; the promise rejects if `signal` aborts (the thread is then terminated) or the pool closes. */
+  run(task: ThreadTask, signal: AbortSignal): Promise<string>;
+  /** True once {@link close} was called. */
+  readonly closed: boolean;
+  /** Terminates every thread; running tasks reject. */
+  close(): Promise<void>;
+}
+
+/**
+ * Where the compiled thread worker lives. Under vitest this module runs
+ * from `src/*.ts`, which a worker thread cannot load, so the built copy in
+ * `dist/` is used (tests run after `tsc -b`).
+ */
+export function threadWorkerPath(moduleUrl: string = import.meta.url): string {
+  const relative = moduleUrl.endsWith('.ts') ? '../dist/thread-worker.js' : './thread-worker.js';
+  return fileURLToPath(new URL(relative, moduleUrl));
+}
+
+function checkCount(value: number | undefined, name: string, min: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < min)) {
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+}
+
+/**
+ * A piscina pool started on first use, so a runner whose handlers all run
+ * inline never spawns a thread.
+ */
+export function createThreadPool(options: RunnerThreadOptions = {}): ThreadPool {
+  checkCount(options.minThreads, 'threads.minThreads', 0);
+  checkCount(options.maxThreads, 'threads.maxThreads', 1);
+  checkCount(options.idleTimeoutMs, 'threads.idleTimeoutMs', 0);
+  const maxThreads = options.maxThreads ?? Math.max(2, availableParallelism());
+  const minThreads = Math.min(options.minThreads ?? 0, maxThreads);
+  let piscina: Piscina | undefined;
+  let closed = false;
+
+  return {
+    get closed() {
+      return closed;
+    },
+    run(task, signal) {
+      if (closed) return Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'the thread pool is closed'));
+      piscina ??= new Piscina({
+        filename: threadWorkerPath(),
+        minThreads,
+        maxThreads,
+        idleTimeout: options.idleTimeoutMs ?? 30_000,
+        // Between tasks a thread must keep serving its event loop (no Atomics.wait parking).
+        atomics: 'disabled',
+      });
+      return piscina.run(task, { transferList: [task.port], signal }) as Promise<string>;
+    },
+    async close() {
+      closed = true;
+      const pool = piscina;
+      piscina = undefined;
+      if (pool !== undefined) await pool.destroy();
+    },
+  };
+}

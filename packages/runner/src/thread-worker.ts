@@ -1,0 +1,179 @@
+/**
+ * The piscina worker: runs one handler per task inside a worker thread.
+ * Everything the handler does towards the outside (feedback, logs, `next`)
+ * is posted over the task's MessagePort; the main thread drives
+ * `ctx.signal` with an `abort` message.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { AstraError, ErrorCode } from '@astraflow/protocol';
+import type { LogLevel } from '@astraflow/protocol';
+import { loadHandler } from '@astraflow/registry';
+import { checkTextChunk, parseFeedbackBody } from './feedback-body.js';
+import { buildNextCall } from './next-call.js';
+import { normalizeResult } from './normalize-result.js';
+import { createPortLogger } from './port-logger.js';
+import { toWireError } from './thread-messages.js';
+import type { MainToThread, ThreadReply, ThreadTask, ThreadToMain, WireError } from './thread-messages.js';
+import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextOptions } from './types.js';
+
+type Handler = (ctx: HandlerContext) => unknown;
+
+const handlers = new Map<string, Promise<Handler>>();
+
+function getHandler(task: ThreadTask): Promise<Handler> {
+  const key = [task.modulePath, task.exportName ?? '', task.handlerName, task.cacheKey ?? ''].join('\u0000');
+  let entry = handlers.get(key);
+  if (entry === undefined) {
+    // The cache key makes a re-installed package load its new files rather than Node's cached module.
+    entry = loadHandler(task.modulePath, task.exportName, task.handlerName, {
+      cacheKey: task.cacheKey,
+      packageRoot: task.packageRoot,
+    }).then(({ fn }) => fn as Handler);
+    // A failed load is not cached: the next task may find the module fixed.
+    entry.catch(() => handlers.delete(key));
+    handlers.set(key, entry);
+  }
+  return entry;
+}
+
+interface Pending {
+  resolve(value: Record<string, unknown> | undefined): void;
+  reject(error: AstraError): void;
+}
+
+/** The thread's end of one task's port. */
+class Bridge {
+  readonly controller = new AbortController();
+  readonly #port: MessagePort;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed = false;
+
+  constructor(port: MessagePort) {
+    this.#port = port;
+    port.on('message', (message: MainToThread) => this.#receive(message));
+  }
+
+  post(message: ThreadToMain): void {
+    if (this.#closed) return;
+    this.#port.postMessage(message);
+  }
+
+  request(build: (id: number) => ThreadToMain): Promise<Record<string, unknown> | undefined> {
+    if (this.#closed) {
+      return Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'the task has ended'));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      try {
+        this.#port.postMessage(build(id));
+      } catch (error) {
+        this.#pending.delete(id);
+        reject(AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
+      }
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = new AstraError(ErrorCode.RUNNER_CANCELLED, 'the task has ended');
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+    this.#port.close();
+  }
+
+  #receive(message: MainToThread): void {
+    if (message.t === 'abort') {
+      this.controller.abort(fromWire(message.reason));
+      return;
+    }
+    const pending = this.#pending.get(message.id);
+    if (pending === undefined) return;
+    this.#pending.delete(message.id);
+    if (message.error !== undefined) pending.reject(fromWire(message.error));
+    else pending.resolve(message.t === 'next-done' ? message.result : undefined);
+  }
+}
+
+function fromWire(error: WireError): AstraError {
+  return new AstraError(error.code, error.message);
+}
+
+function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
+  const data = task.context;
+  const post = (message: ThreadToMain): void => bridge.post(message);
+  const logger = createPortLogger(post, new Set<LogLevel>(data.logLevels));
+  return {
+    runId: data.runId,
+    taskId: data.taskId,
+    nodeId: data.nodeId,
+    nodeType: data.nodeType,
+    packageName: data.packageName,
+    packageVersion: data.packageVersion,
+    params: data.params,
+    tenant: data.tenant,
+    dataDir: data.dataDir,
+    hostNodeId: data.hostNodeId,
+    middlewareChain: data.middlewareChain,
+    chainIndex: data.chainIndex,
+    metadata: data.metadata,
+    resourceRefs: data.resourceRefs,
+    workerName: data.workerName,
+    signal: bridge.controller.signal,
+    logger,
+    feedback: {
+      send: async (body: FeedbackBody): Promise<void> => {
+        const parsed = parseFeedbackBody(body);
+        await bridge.request((id) => ({ t: 'feedback', body: parsed, id }));
+      },
+      sendNowait: (body: FeedbackBody): void => {
+        post({ t: 'feedback', body: parseFeedbackBody(body) });
+      },
+      emitText: (text: string, channel: FeedbackChannelName = 'log'): void => {
+        checkTextChunk(text, channel);
+        post({ t: 'text', text, channel });
+      },
+    },
+    next: async (payload: Record<string, unknown>, options?: NextOptions): Promise<Record<string, unknown>> => {
+      const call = buildNextCall(payload, options);
+      const result = await bridge.request((id) => ({ t: 'next', id, call }));
+      return result ?? {};
+    },
+  };
+}
+
+function reply(value: ThreadReply): string {
+  return JSON.stringify(value);
+}
+
+/**
+ * Runs one {@link ThreadTask}; resolves with a JSON {@link ThreadReply}.
+ * Never throws: failures are part of the reply so their codes survive the
+ * thread boundary.
+ */
+export default async function runThreadTask(task: ThreadTask): Promise<string> {
+  const bridge = new Bridge(task.port);
+  try {
+    let handler: Handler;
+    try {
+      handler = await getHandler(task);
+    } catch (error) {
+      return reply({ ok: false, stage: 'resolve', error: toWireError(error, ErrorCode.RUNNER_FAILURE) });
+    }
+    let value: unknown;
+    try {
+      value = await handler(buildContext(task, bridge));
+    } catch (error) {
+      return reply({ ok: false, stage: 'handler', error: toWireError(error, ErrorCode.RUNNER_FAILURE) });
+    }
+    try {
+      return reply({ ok: true, result: normalizeResult(value) });
+    } catch (error) {
+      return reply({ ok: false, stage: 'result', error: toWireError(error, ErrorCode.RUNNER_FAILURE) });
+    }
+  } finally {
+    bridge.close();
+  }
+}
