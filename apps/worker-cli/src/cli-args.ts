@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { AstraError, ErrorCode } from '@astraflow/protocol';
+
+/** What the command line asked for. */
+export interface CliArgs {
+  help: boolean;
+  version: boolean;
+  /** Path for `ASTRA_WORKER_CONFIG_FILE`. */
+  configFile?: string;
+  /** Explicit settings: the highest-priority source. */
+  overrides: Record<string, string>;
+}
+
+/** Flag → setting it overrides. */
+const SETTING_FLAGS = {
+  'scheduler-url': 'scheduler_ws_url',
+  'log-level': 'log_level',
+  transport: 'transport',
+  tenant: 'tenant',
+  'worker-name': 'worker_name',
+  'http-port': 'http_port',
+} as const;
+
+export const USAGE = `Usage: astraflow-worker [options]
+
+Runs an AstraFlow worker: connects to the scheduler, installs node packages
+on command, runs their tasks and reports results.
+
+Options:
+  -c, --config <file>        settings file (sets ASTRA_WORKER_CONFIG_FILE)
+      --scheduler-url <url>  scheduler WebSocket URL (ws:// or wss://)
+      --log-level <level>    trace | debug | info | warn | error | fatal
+      --transport <name>     websocket | dummy
+      --tenant <tenant>      tenant to serve
+      --worker-name <name>   display name
+      --http-port <port>     port of the health/metrics endpoint (with http_enabled)
+  -h, --help                 show this help
+  -v, --version              print the version
+
+Flags beat every other settings source; then the settings file, then
+ASTRA_WORKER_* environment variables, then ./.env, then defaults.
+SIGTERM / SIGINT drain and stop gracefully; a second signal stops at once.`;
+
+/** Parses argv (without node and script). Throws `E.CONFIG.INVALID` on unknown flags. */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        config: { type: 'string', short: 'c' },
+        ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+      },
+    });
+  } catch (err) {
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `${(err as Error).message} (see --help)`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const overrides: Record<string, string> = {};
+  for (const [flag, setting] of Object.entries(SETTING_FLAGS)) {
+    const value = values[flag];
+    if (typeof value === 'string') overrides[setting] = value;
+  }
+  return {
+    help: values.help === true,
+    version: values.version === true,
+    ...(typeof values.config === 'string' ? { configFile: values.config } : {}),
+    overrides,
+  };
+}

@@ -1,0 +1,244 @@
+import {
+  ErrorCode,
+  FrameType,
+  createNoopLogger,
+  type ExecDispatchPayload,
+  type ExecErrorPayload,
+  type ExecResultPayload,
+  type Frame,
+  type Logger,
+} from '@astraflow/protocol';
+import type { Runner } from '@astraflow/runner';
+import { noopTaskMetrics, type TaskMetrics } from '../metrics.js';
+import type { Outbox } from '../outbox.js';
+import { ConcurrencyGuard } from './concurrency-guard.js';
+import { FailureCooldown } from './failure-cooldown.js';
+import type { NextBroker } from './next-broker.js';
+import type { DropReason, RouteContext, RouteHandler } from './router.js';
+import { Semaphore } from './semaphore.js';
+
+/** Settings the dispatch handler reads (names as in WORKER.md). */
+export interface ExecDispatchConfig {
+  readonly tenant: string;
+  readonly handler_dispatch_timeout_seconds: number;
+  readonly handler_dispatch_max_failures: number;
+  readonly handler_dispatch_failure_cooldown_seconds: number;
+  readonly concurrency_per_node_limits?: Readonly<Record<string, number>> | undefined;
+}
+
+/** Dependencies of {@link ExecDispatchHandler}. */
+export interface ExecDispatchHandlerOptions {
+  config: ExecDispatchConfig;
+  outbox: Outbox;
+  runner: Runner;
+  next: NextBroker;
+  /** True once the worker drains: new dispatches are refused with `E.WORKER.DRAINING`. */
+  isDraining(): boolean;
+  metrics?: TaskMetrics;
+  logger?: Logger;
+  /** How many answered dispatches to remember for de-duplication. */
+  rememberAnswers?: number;
+}
+
+type Answer =
+  | { type: typeof FrameType.EXEC_RESULT; payload: ExecResultPayload }
+  | { type: typeof FrameType.EXEC_ERROR; payload: ExecErrorPayload };
+
+type Seen = { state: 'running' } | { state: 'answered'; answer: Answer };
+
+const COOLDOWN_CODE = ErrorCode.HANDLER_COOLDOWN;
+
+/**
+ * Runs `biz.exec.dispatch` frames: each (`id`, `corr`) at most once, single
+ * flight per `concurrency_key`, per-node-type limits, timeouts, cooldown
+ * after consecutive failures, and exactly one `biz.exec.result` or
+ * `biz.exec.error` for every dispatch it is given — including the ones it
+ * refuses or that a queue drops.
+ */
+export class ExecDispatchHandler implements RouteHandler {
+  readonly ownsTimeout = true;
+  readonly #o: ExecDispatchHandlerOptions;
+  readonly #log: Logger;
+  readonly #metrics: TaskMetrics;
+  readonly #seen = new Map<string, Seen>();
+  readonly #guard = new ConcurrencyGuard();
+  readonly #cooldown: FailureCooldown;
+  readonly #nodeLimits = new Map<string, Semaphore>();
+  readonly #remember: number;
+  #running = 0;
+
+  constructor(options: ExecDispatchHandlerOptions) {
+    this.#o = options;
+    this.#log = (options.logger ?? createNoopLogger()).child({ component: 'dispatch' });
+    this.#metrics = options.metrics ?? noopTaskMetrics;
+    this.#remember = options.rememberAnswers ?? 10_000;
+    this.#cooldown = new FailureCooldown(
+      options.config.handler_dispatch_max_failures,
+      options.config.handler_dispatch_failure_cooldown_seconds * 1000,
+    );
+    for (const [nodeType, limit] of Object.entries(options.config.concurrency_per_node_limits ?? {})) {
+      this.#nodeLimits.set(nodeType, new Semaphore(limit));
+    }
+  }
+
+  /** Dispatches admitted and not yet answered (queued or running). */
+  get inflight(): number {
+    return [...this.#seen.values()].filter((s) => s.state === 'running').length;
+  }
+
+  /** Dispatches whose handler is running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  admit(frame: Frame): boolean {
+    const dispatch = frame.payload as ExecDispatchPayload;
+    const key = dedupeKey(frame);
+    const seen = this.#seen.get(key);
+    if (seen?.state === 'running') {
+      this.#log.info({ id: frame.id, task_id: dispatch.task_id }, 'duplicate dispatch ignored: already running');
+      return false;
+    }
+    if (seen?.state === 'answered') {
+      this.#log.info({ id: frame.id, task_id: dispatch.task_id }, 'duplicate dispatch: sending the earlier answer again');
+      void this.#send(frame, seen.answer);
+      return false;
+    }
+    if (this.#o.isDraining()) {
+      this.#answerError(frame, ErrorCode.WORKER_DRAINING, 'worker is draining and takes no new tasks', 'dispatch.admit');
+      return false;
+    }
+    const ckey = dispatch.concurrency_key;
+    if (ckey !== undefined && !this.#guard.tryAcquire(ckey, key)) {
+      this.#answerError(
+        frame,
+        ErrorCode.CMD_CONCURRENCY_VIOLATION,
+        `concurrency_key "${ckey}" is already held by a running task`,
+        'dispatch.concurrency',
+      );
+      return false;
+    }
+    this.#seen.set(key, { state: 'running' });
+    return true;
+  }
+
+  onDropped(frame: Frame, reason: DropReason): void {
+    const [code, message] =
+      reason === 'shutdown'
+        ? [ErrorCode.RUNNER_CANCELLED, 'worker shut down before the task started']
+        : [ErrorCode.QUEUE_OVERFLOW, 'dispatch queue full; task refused'];
+    this.#answerError(frame, code, message, `dispatch.${reason}`);
+  }
+
+  async handle(frame: Frame, context: RouteContext): Promise<void> {
+    const dispatch = frame.payload as ExecDispatchPayload;
+    const handlerKey = `${dispatch.package_name}@${dispatch.package_version}:${dispatch.node_type}`;
+    const cooling = this.#cooldown.remainingMs(handlerKey);
+    if (cooling > 0) {
+      await this.#answerError(
+        frame,
+        COOLDOWN_CODE,
+        `handler ${handlerKey} is cooling down after consecutive failures (${Math.ceil(cooling / 1000)} s left)`,
+        'dispatch.cooldown',
+      );
+      return;
+    }
+    const limit = this.#nodeLimits.get(dispatch.node_type);
+    if (limit) await limit.acquire();
+    const taskEnded = new AbortController();
+    this.#running++;
+    this.#metrics.taskStarted(dispatch.node_type);
+    const started = performance.now();
+    try {
+      const outcome = await this.#o.runner.run({
+        dispatch,
+        tenant: this.#o.config.tenant,
+        signal: context.signal,
+        ...(this.#timeoutMs(dispatch) ? { timeoutMs: this.#timeoutMs(dispatch) } : {}),
+        emitFeedback: async (body) => {
+          await this.#o.outbox.send(
+            FrameType.EXEC_FEEDBACK,
+            { run_id: dispatch.run_id, task_id: dispatch.task_id, ...body },
+            { corr: dispatch.task_id },
+          );
+        },
+        next: (call) => this.#o.next.request(dispatch, call, taskEnded.signal),
+        logger: this.#log,
+      });
+      const failed = outcome.kind === 'error' || outcome.payload.status === 'FAILED';
+      if (failed && this.#cooldown.recordFailure(handlerKey)) {
+        this.#log.warn({ handler: handlerKey }, 'handler cooling down after consecutive failures');
+      } else if (!failed) {
+        this.#cooldown.recordSuccess(handlerKey);
+      }
+      const answer: Answer =
+        outcome.kind === 'result'
+          ? { type: FrameType.EXEC_RESULT, payload: outcome.payload }
+          : { type: FrameType.EXEC_ERROR, payload: outcome.payload };
+      this.#metrics.taskFinished(
+        dispatch.node_type,
+        performance.now() - started,
+        outcome.kind === 'result' ? outcome.payload.status : outcome.payload.code,
+      );
+      await this.#finish(frame, answer);
+    } finally {
+      taskEnded.abort();
+      this.#running--;
+      limit?.release();
+    }
+  }
+
+  #timeoutMs(dispatch: ExecDispatchPayload): number | undefined {
+    const candidates = [dispatch.constraints.timeout_ms, this.#o.config.handler_dispatch_timeout_seconds * 1000].filter(
+      (ms): ms is number => typeof ms === 'number' && ms > 0,
+    );
+    return candidates.length > 0 ? Math.min(...candidates) : undefined;
+  }
+
+  #answerError(frame: Frame, code: string, message: string, where: string): Promise<void> {
+    const dispatch = frame.payload as ExecDispatchPayload;
+    this.#log.info({ id: frame.id, task_id: dispatch.task_id, code }, message);
+    return this.#finish(frame, {
+      type: FrameType.EXEC_ERROR,
+      payload: {
+        code,
+        message,
+        context: {
+          where,
+          details: { run_id: dispatch.run_id, task_id: dispatch.task_id, node_id: dispatch.node_id },
+        },
+      },
+    });
+  }
+
+  /** Records the answer for de-duplication, frees the concurrency key, and sends it. */
+  async #finish(frame: Frame, answer: Answer): Promise<void> {
+    const key = dedupeKey(frame);
+    this.#seen.delete(key);
+    this.#seen.set(key, { state: 'answered', answer });
+    while (this.#seen.size > this.#remember) {
+      const oldest = this.#seen.keys().next().value as string;
+      if (this.#seen.get(oldest)?.state === 'running') break;
+      this.#seen.delete(oldest);
+    }
+    const ckey = (frame.payload as ExecDispatchPayload).concurrency_key;
+    if (ckey !== undefined) this.#guard.release(ckey, key);
+    await this.#send(frame, answer);
+  }
+
+  async #send(frame: Frame, answer: Answer): Promise<void> {
+    try {
+      await this.#o.outbox.send(answer.type, answer.payload, {
+        corr: frame.id,
+        ...(typeof frame.seq === 'number' ? { seq: frame.seq } : {}),
+        ackRequest: true,
+      });
+    } catch (err) {
+      this.#log.error({ err, id: frame.id }, 'could not send the answer to a dispatch');
+    }
+  }
+}
+
+function dedupeKey(frame: Frame): string {
+  return `${frame.id}\u0000${frame.corr ?? ''}`;
+}

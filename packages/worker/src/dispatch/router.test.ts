@@ -1,0 +1,140 @@
+import { buildFrame, type Frame } from '@astraflow/protocol';
+import { describe, expect, it } from 'vitest';
+import { Router, type RouterConfig } from './router.js';
+
+const base: RouterConfig = {
+  handler_dispatch_max_inflight: 2,
+  handler_dispatch_queue_max: 0,
+  handler_dispatch_queue_overflow: 'block',
+  handler_dispatch_queue_idle_seconds: 0,
+  handler_dispatch_timeout_seconds: 0,
+  handler_dispatch_max_failures: 0,
+  handler_dispatch_failure_cooldown_seconds: 0,
+};
+
+function frame(type: string, n: number): Frame {
+  return buildFrame(type, { n } as never, { sender: { role: 'scheduler', id: 's' }, tenant: 't', id: `${type}-${n}` });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Router', () => {
+  it('never runs more than max_inflight handlers at once', async () => {
+    const router = new Router({ config: { ...base, handler_dispatch_max_inflight: 3 } });
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    router.register('ext.test.work', {
+      async handle() {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(10);
+        running--;
+        done++;
+      },
+    });
+    for (let i = 0; i < 20; i++) await router.route(frame('ext.test.work', i));
+    while (done < 20) await sleep(5);
+    expect(peak).toBe(3);
+  });
+
+  it('runs one at a time with max_inflight 0', async () => {
+    const router = new Router({ config: { ...base, handler_dispatch_max_inflight: 0 } });
+    const order: string[] = [];
+    router.register('ext.test.seq', {
+      async handle(f) {
+        order.push(`start ${f.id}`);
+        await sleep(5);
+        order.push(`end ${f.id}`);
+      },
+    });
+    for (let i = 0; i < 3; i++) await router.route(frame('ext.test.seq', i));
+    await sleep(10);
+    await router.idle();
+    expect(order).toEqual([
+      'start ext.test.seq-0', 'end ext.test.seq-0',
+      'start ext.test.seq-1', 'end ext.test.seq-1',
+      'start ext.test.seq-2', 'end ext.test.seq-2',
+    ]);
+  });
+
+  it('hands frames dropped by drop_new to the handler to answer', async () => {
+    const router = new Router({
+      config: { ...base, handler_dispatch_max_inflight: 1, handler_dispatch_queue_max: 1, handler_dispatch_queue_overflow: 'drop_new' },
+    });
+    const dropped: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    router.register('ext.test.q', {
+      handle: () => gate,
+      onDropped: (f, reason) => dropped.push(`${f.id}:${reason}`),
+    });
+    await router.route(frame('ext.test.q', 0)); // running
+    await sleep(5);
+    await router.route(frame('ext.test.q', 1)); // queued
+    await router.route(frame('ext.test.q', 2)); // dropped
+    expect(dropped).toEqual(['ext.test.q-2:queue_overflow']);
+    expect(router.stats.dropped.queue_overflow).toBe(1);
+    release();
+    await sleep(10);
+    await router.idle();
+  });
+
+  it('lets admit() settle a frame without queueing it', async () => {
+    const router = new Router({ config: base });
+    let handled = 0;
+    router.register('ext.test.admit', { admit: () => false, handle: async () => void handled++ });
+    await router.route(frame('ext.test.admit', 1));
+    await sleep(5);
+    expect(handled).toBe(0);
+  });
+
+  it('reports unrouted frames', async () => {
+    const seen: string[] = [];
+    const router = new Router({ config: base, onUnrouted: (f) => seen.push(f.type) });
+    await router.route(frame('ext.unknown.thing', 1));
+    expect(seen).toEqual(['ext.unknown.thing']);
+  });
+
+  it('times handlers out and cools a failing handler down', async () => {
+    const router = new Router({
+      config: {
+        ...base,
+        handler_dispatch_timeout_seconds: 0.02,
+        handler_dispatch_max_failures: 2,
+        handler_dispatch_failure_cooldown_seconds: 60,
+      },
+    });
+    const aborted: boolean[] = [];
+    const dropped: string[] = [];
+    router.register('ext.test.slow', {
+      handle: (_f, { signal }) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            aborted.push(true);
+            resolve();
+          });
+        }),
+      onDropped: (f, reason) => dropped.push(reason),
+    });
+    await router.route(frame('ext.test.slow', 1));
+    await sleep(60);
+    await router.route(frame('ext.test.slow', 2));
+    await sleep(60);
+    await router.route(frame('ext.test.slow', 3));
+    await sleep(20);
+    expect(router.stats.handlerTimeouts).toBe(2);
+    expect(aborted.length).toBe(2);
+    expect(dropped).toEqual(['cooldown']);
+  });
+
+  it('retires idle per-type queues', async () => {
+    const router = new Router({ config: { ...base, handler_dispatch_queue_idle_seconds: 0.02 } });
+    router.register('ext.test.idle', { handle: async () => {} });
+    await router.route(frame('ext.test.idle', 1));
+    await sleep(5);
+    expect(Object.keys(router.queueDepths())).toEqual(['ext.test.idle']);
+    await sleep(60);
+    expect(Object.keys(router.queueDepths())).toEqual([]);
+  });
+});

@@ -1,0 +1,28 @@
+import { pino } from 'pino';
+import type { LogLevel, Logger } from '@astraflow/protocol';
+
+/** Options of {@link createLogger}. */
+export interface CreateLoggerOptions {
+  level: LogLevel;
+  /** Where lines go; default stdout. Pass a pretty-printing stream for terminals. */
+  destination?: NodeJS.WritableStream;
+  /** Fields bound to every line. */
+  base?: Record<string, unknown>;
+}
+
+/**
+ * A pino logger writing one JSON object per line. Secrets that might sit in
+ * logged objects are redacted by path as a second line of defence (the
+ * session already redacts frames).
+ */
+export function createLogger(options: CreateLoggerOptions): Logger {
+  const config = {
+    level: options.level,
+    base: { pid: process.pid, ...options.base },
+    redact: {
+      paths: ['auth_token', '*.auth_token', 'token', '*.token', 'session_token', '*.session_token', 'headers.authorization'],
+      censor: '***',
+    },
+  };
+  return options.destination ? pino(config, options.destination) : pino(config);
+}

@@ -1,0 +1,131 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TaskMetrics } from './metrics.js';
+
+/** What the Prometheus exporter reads on each scrape. */
+export interface MetricsSource {
+  readonly inflight: number;
+  readonly session: {
+    readonly stats: {
+      framesIn: number;
+      framesOut: number;
+      invalidFramesIn: number;
+      duplicateFramesIn: number;
+      retransmissions: number;
+      reconnects: number;
+      heartbeatsSent: number;
+      transportQueueDrops: number;
+      appQueueDrops: number;
+      transportQueueDepth: number;
+      appQueueDepth: number;
+      outboxDepth: number;
+      unacked: number;
+    };
+  };
+  readonly router: {
+    readonly queued: number;
+    readonly stats: { dropped: Record<string, number> };
+  };
+}
+
+/** Prometheus metrics of one worker, in a registry of its own (no global state). */
+export interface PrometheusMetrics extends TaskMetrics {
+  readonly registry: Registry;
+  /** Points the scrape-time gauges and counters at a worker. */
+  bind(source: MetricsSource): void;
+  /** The exposition text. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+const PREFIX = 'astraflow_worker_';
+
+/** Creates the worker's Prometheus metrics (prom-client). */
+export function createPrometheusMetrics(): PrometheusMetrics {
+  const registry = new Registry();
+  let source: MetricsSource | undefined;
+
+  const duration = new Histogram({
+    name: `${PREFIX}task_duration_ms`,
+    help: 'Handler run time of answered dispatches, by node type and outcome (status or error code).',
+    labelNames: ['node_type', 'outcome'],
+    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000],
+    registers: [registry],
+  });
+  const started = new Counter({
+    name: `${PREFIX}tasks_started_total`,
+    help: 'Dispatches whose handler started, by node type.',
+    labelNames: ['node_type'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${PREFIX}inflight_tasks`,
+    help: 'Dispatches admitted and not yet answered.',
+    registers: [registry],
+    collect() {
+      this.set(source?.inflight ?? 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}queue_depth`,
+    help: 'Items waiting in each internal queue.',
+    labelNames: ['queue'],
+    registers: [registry],
+    collect() {
+      const stats = source?.session.stats;
+      this.set({ queue: 'transport' }, stats?.transportQueueDepth ?? 0);
+      this.set({ queue: 'app' }, stats?.appQueueDepth ?? 0);
+      this.set({ queue: 'outbox' }, stats?.outboxDepth ?? 0);
+      this.set({ queue: 'unacked' }, stats?.unacked ?? 0);
+      this.set({ queue: 'dispatch' }, source?.router.queued ?? 0);
+    },
+  });
+  // Counters mirror monotonic totals kept by the session and router.
+  const mirror = (name: string, help: string, read: (s: MetricsSource) => number): void => {
+    new Counter({
+      name: `${PREFIX}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(source ? read(source) : 0);
+      },
+    });
+  };
+  mirror('heartbeat_sent_total', 'Heartbeats sent.', (s) => s.session.stats.heartbeatsSent);
+  mirror('frames_in_total', 'Valid frames received.', (s) => s.session.stats.framesIn);
+  mirror('frames_out_total', 'Frames sent, retransmissions included.', (s) => s.session.stats.framesOut);
+  mirror('invalid_frames_total', 'Inbound frames dropped as invalid or oversized.', (s) => s.session.stats.invalidFramesIn);
+  mirror('duplicate_frames_total', 'Inbound frames dropped as duplicates or beyond the window.', (s) => s.session.stats.duplicateFramesIn);
+  mirror('retransmissions_total', 'Unacked frames sent again.', (s) => s.session.stats.retransmissions);
+  mirror('reconnects_total', 'Reconnection attempts.', (s) => s.session.stats.reconnects);
+  new Counter({
+    name: `${PREFIX}dropped_frames_total`,
+    help: 'Frames dropped by a queue overflow policy (or at shutdown), by queue.',
+    labelNames: ['queue'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!source) return;
+      this.inc({ queue: 'transport' }, source.session.stats.transportQueueDrops);
+      this.inc({ queue: 'app' }, source.session.stats.appQueueDrops);
+      for (const [reason, count] of Object.entries(source.router.stats.dropped)) {
+        this.inc({ queue: `dispatch_${reason}` }, count);
+      }
+    },
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    bind(next) {
+      source = next;
+    },
+    render: () => registry.metrics(),
+    taskStarted(nodeType) {
+      started.inc({ node_type: nodeType });
+    },
+    taskFinished(nodeType, durationMs, outcome) {
+      duration.observe({ node_type: nodeType, outcome }, durationMs);
+    },
+  };
+}

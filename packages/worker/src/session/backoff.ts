@@ -1,0 +1,27 @@
+/**
+ * Reconnect delay of PROTOCOL.md §4:
+ * `min(max, base·2^(attempt−1)) · uniform(1−j, 1+j)`, never below 0.1 s.
+ * `attempt` counts from 1. `random` is injectable for tests.
+ */
+export function reconnectDelayMs(
+  attempt: number,
+  options: { baseSeconds: number; maxSeconds: number; jitter: number },
+  random: () => number = Math.random,
+): number {
+  const exp = Math.min(options.maxSeconds, options.baseSeconds * 2 ** Math.max(0, attempt - 1));
+  const factor = 1 - options.jitter + random() * 2 * options.jitter;
+  return Math.max(100, Math.round(exp * factor * 1000));
+}
+
+/** Retransmission delay of PROTOCOL.md §5: `base·2^attempt`, capped at `max` (attempt counts from 0). */
+export function retransmitDelayMs(attempt: number, options: { baseMs: number; maxMs: number }): number {
+  return Math.min(options.maxMs, options.baseMs * 2 ** attempt);
+}
+
+/** Heartbeat delay: interval + uniform(0, jitter), in ms. */
+export function heartbeatDelayMs(
+  options: { intervalSeconds: number; jitterSeconds: number },
+  random: () => number = Math.random,
+): number {
+  return Math.round((options.intervalSeconds + random() * options.jitterSeconds) * 1000);
+}

@@ -1,0 +1,214 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AstraError, FrameType, type Frame } from '@astraflow/protocol';
+import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Session } from './session.js';
+import type { SessionConfig } from './session-config.js';
+
+let dir: string;
+const sessions: Session[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'astra-session-'));
+});
+
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+function config(overrides: Partial<SessionConfig> = {}): SessionConfig {
+  return {
+    tenant: 'default',
+    worker_name: 'test-worker',
+    worker_version: '0.0.0-test',
+    auth_mode: 'token',
+    auth_token: 'secret-token',
+    handshake_protocol_version: 1,
+    heartbeat_interval_seconds: 30,
+    heartbeat_jitter_seconds: 0,
+    ack_retry_base_ms: 50,
+    ack_retry_max_ms: 200,
+    ack_retry_attempts: 6,
+    session_accept_timeout_seconds: 2,
+    session_window_size: 8,
+    reconnect_base_delay_seconds: 0.05,
+    reconnect_max_delay_seconds: 0.2,
+    reconnect_jitter: 0.2,
+    reconnect_abort_on_auth_error: false,
+    reconnect_abort_on_protocol_error: false,
+    transport_recv_queue_max: 0,
+    session_app_queue_max: 0,
+    session_app_queue_overflow: 'block',
+    max_frame_bytes: 64 * 1024,
+    data_dir: join(dir, 'var', 'data'),
+    ...overrides,
+  };
+}
+
+function start(transport: DummyTransport, overrides: Partial<SessionConfig> = {}): Session {
+  const session = new Session({
+    config: config(overrides),
+    transport,
+    register: () => ({
+      capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
+      payload_types: ['biz.exec.dispatch'],
+      packages: [],
+      manifests: [],
+    }),
+    heartbeatMetrics: () => ({ inflight: 0 }),
+  });
+  sessions.push(session);
+  void session.start();
+  return session;
+}
+
+const dispatch = (task: string) => ({
+  run_id: 'run-1',
+  task_id: task,
+  node_id: 'n1',
+  node_type: 'echo.echo',
+  package_name: 'echo',
+  package_version: '1.0.0',
+  parameters: {},
+  constraints: {},
+});
+
+describe('Session over the dummy transport', () => {
+  it('handshakes, registers and reaches READY with schema-valid frames', async () => {
+    const transport = createDummyTransport({ token: 'secret-token' });
+    const session = start(transport);
+    await session.whenReady(5000);
+    expect(session.state).toBe('READY');
+    const types = transport.sent.map((f) => f.type);
+    expect(types.slice(0, 2)).toEqual([FrameType.HANDSHAKE, FrameType.REGISTER]);
+    expect(transport.violations).toEqual([]);
+    expect(transport.invalid).toEqual([]);
+  });
+
+  it('adopts and persists the worker_instance_id from the accept', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport);
+    await session.whenReady(5000);
+    const stored = (await readFile(join(dir, 'var', 'worker_instance_id'), 'utf8')).trim();
+    expect(stored).toBe(session.workerInstanceId);
+    expect(stored.length).toBeGreaterThan(0);
+  });
+
+  it('sends heartbeats at the configured cadence', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport, { heartbeat_interval_seconds: 0.05, heartbeat_jitter_seconds: 0 });
+    await session.whenReady(5000);
+    await transport.waitFor((f) => f.type === FrameType.HEARTBEAT);
+    const second = transport.sent.filter((f) => f.type === FrameType.HEARTBEAT);
+    await transport.waitFor((f) => f.type === FrameType.HEARTBEAT && !second.includes(f));
+    const beats = transport.sent.filter((f) => f.type === FrameType.HEARTBEAT);
+    expect(beats.length).toBeGreaterThanOrEqual(2);
+    expect(beats[0]!.payload).toMatchObject({ healthy: true, metrics: { inflight: 0 } });
+    expect(transport.violations).toEqual([]);
+  });
+
+  it('delivers inbound business frames in order, exactly once, and acks them', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport);
+    await session.whenReady(5000);
+    const sent: Frame[] = [];
+    for (let i = 1; i <= 5; i++) sent.push(await transport.send(FrameType.EXEC_DISPATCH, dispatch(`t${i}`)));
+    // A scheduler retransmission of an already delivered frame must not be delivered again.
+    transport.inject(sent[1]!);
+    const got: Frame[] = [];
+    for (let i = 0; i < 5; i++) got.push(await session.receive());
+    expect(got.map((f) => (f.payload as { task_id: string }).task_id)).toEqual(['t1', 't2', 't3', 't4', 't5']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(session.stats.duplicateFramesIn).toBe(1);
+    expect(session.stats.appQueueDepth).toBe(0);
+  });
+
+  it('sends business frames and resolves them when acked', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport);
+    await session.whenReady(5000);
+    const receipt = await session.send(
+      FrameType.EXEC_RESULT,
+      { run_id: 'r', task_id: 't', status: 'SUCCEEDED', result: {} },
+      { corr: 'd-1', ackRequest: true },
+    );
+    await receipt.acked;
+    expect(receipt.frame.session_seq).toBe(1);
+    expect(transport.delivered.map((f) => f.id)).toEqual([receipt.frame.id]);
+    expect(session.flushed).toBe(true);
+  });
+
+  it('drops garbage, non-object JSON, invalid and oversized frames and stays READY', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport, { max_frame_bytes: 2048 });
+    await session.whenReady(5000);
+    transport.inject('not json at all');
+    transport.inject('[1,2,3]');
+    transport.inject('42');
+    transport.inject({ type: FrameType.EXEC_DISPATCH, id: 'x' });
+    transport.inject(JSON.stringify({ pad: 'x'.repeat(4096) }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(session.stats.invalidFramesIn).toBe(5);
+    expect(session.state).toBe('READY');
+    await transport.send(FrameType.EXEC_DISPATCH, dispatch('after-garbage'));
+    expect(((await session.receive()).payload as { task_id: string }).task_id).toBe('after-garbage');
+  });
+
+  it('resumes after a disconnect and retransmits what was not acked', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport);
+    await session.whenReady(5000);
+    const firstSession = session.sessionId;
+    transport.disconnect();
+    const receipt = await session.send(FrameType.EXEC_RESULT, { run_id: 'r', task_id: 't', status: 'SUCCEEDED', result: {} });
+    await receipt.acked;
+    expect(session.sessionId).toBe(firstSession);
+    expect(transport.sent.some((f) => f.type === FrameType.RESUME)).toBe(true);
+    expect(transport.delivered).toHaveLength(1);
+    expect(transport.violations).toEqual([]);
+  });
+
+  it('starts over with a fresh handshake after control.reset', async () => {
+    const transport = createDummyTransport();
+    const session = start(transport);
+    await session.whenReady(5000);
+    const first = session.sessionId;
+    transport.reset('E.SESSION.STALE_BINDING', 'scheduler restarted', 10);
+    await transport.waitFor((f) => f.type === FrameType.HANDSHAKE && transport.sent.indexOf(f) > 1);
+    await new Promise<void>((resolve) => session.once('ready', () => resolve()));
+    expect(session.sessionId).not.toBe(first);
+    expect(transport.sent.filter((f) => f.type === FrameType.HANDSHAKE)).toHaveLength(2);
+  });
+
+  it('ends with an auth error when the scheduler refuses auth and abort-on-auth is set', async () => {
+    const transport = createDummyTransport();
+    transport.refuseConnections('auth');
+    const session = start(transport, { reconnect_abort_on_auth_error: true });
+    const err = await session.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(AstraError.isInstance(err)).toBe(true);
+    expect((err as AstraError).code).toMatch(/^E\.AUTH\./);
+    expect((err as AstraError).message).not.toContain('secret-token');
+    expect(session.state).toBe('CLOSED');
+  });
+
+  it('keeps retrying auth failures with growing delays when abort-on-auth is off', async () => {
+    const transport = createDummyTransport();
+    transport.refuseConnections('auth');
+    const session = start(transport);
+    const backoffs: number[] = [];
+    session.on('state', (state) => {
+      if (state === 'BACKOFF') backoffs.push(Date.now());
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(session.state).not.toBe('CLOSED');
+    expect(session.stats.reconnects).toBeGreaterThanOrEqual(2);
+    transport.refuseConnections(false);
+    await session.whenReady(5000);
+  });
+});

@@ -1,0 +1,379 @@
+import { EventEmitter } from 'node:events';
+import { getSettings, loadSettings, type Settings } from '@astraflow/config';
+import {
+  AstraError,
+  ErrorCode,
+  FrameType,
+  type Frame,
+  type Logger,
+  type RegisterPayload,
+  type Transport,
+} from '@astraflow/protocol';
+import { createPackageManager, type PackageManager } from '@astraflow/registry';
+import { createRunner, type Runner } from '@astraflow/runner';
+import { createDummyTransport } from '@astraflow/transport-dummy';
+import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
+import { ExecDispatchHandler } from './dispatch/exec-dispatch-handler.js';
+import { NextBroker } from './dispatch/next-broker.js';
+import { createPackageCommandHandlers } from './dispatch/package-commands.js';
+import { Router, type RouteHandler } from './dispatch/router.js';
+import { startHealthServer, type HealthServer } from './health-server.js';
+import { createLogger } from './logger.js';
+import { noopTaskMetrics, type TaskMetrics } from './metrics.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics.js';
+import { Session } from './session/session.js';
+import type { SessionState } from './session/session-state.js';
+
+/** Options of {@link setup}. */
+export interface SetupOptions {
+  /** Fully loaded settings; default `getSettings()` (or `loadSettings(overrides)` when `overrides` is given). */
+  settings?: Settings;
+  /** Explicit values with the highest priority (WORKER.md source 1). Ignored when `settings` is given. */
+  overrides?: Parameters<typeof loadSettings>[0];
+  /** Replaces the transport named by `settings.transport` (third-party transports go here). */
+  transport?: Transport;
+  /** Defaults to a pino JSON logger at `settings.log_level`. */
+  logger?: Logger;
+  /** Extra frame handlers, e.g. for `ext.<vendor>.*` types; they may also replace the built-in ones. */
+  handlers?: Readonly<Record<string, RouteHandler>>;
+  /** Task metrics sink; defaults to the Prometheus registry of the health endpoint when it is on. */
+  metrics?: TaskMetrics;
+  /** Host name for the handshake (default: the OS's). */
+  hostname?: string;
+}
+
+/** Options of {@link Worker.stop}. */
+export interface StopOptions {
+  /** How long in-flight tasks may run on before they are cancelled; default `shutdown_grace_seconds`. */
+  graceMs?: number;
+  /** How long to wait for the scheduler to ack the last answers, after the grace period; default 5000. */
+  flushMs?: number;
+}
+
+/** Events of {@link Worker}. */
+export interface WorkerEvents {
+  state: [state: SessionState, previous: SessionState];
+  ready: [info: { resumed: boolean; sessionId: string }];
+  fatal: [error: AstraError];
+  stopped: [];
+}
+
+/**
+ * A started worker: session, router, runner and package manager wired
+ * together. Created by {@link setup}.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly settings: Settings;
+  readonly session: Session;
+  readonly router: Router;
+  readonly packages: PackageManager;
+  readonly runner: Runner;
+  readonly logger: Logger;
+  readonly metrics: PrometheusMetrics | undefined;
+  /** Settles when the worker has stopped: resolves after {@link stop}, rejects with a fatal session error. */
+  readonly done: Promise<void>;
+  readonly #dispatch: ExecDispatchHandler;
+  readonly #next: NextBroker;
+  #draining = false;
+  #stopping: Promise<void> | undefined;
+  #health: HealthServer | undefined;
+
+  /** @internal use {@link setup}. */
+  constructor(parts: {
+    settings: Settings;
+    session: Session;
+    router: Router;
+    packages: PackageManager;
+    runner: Runner;
+    logger: Logger;
+    dispatch: ExecDispatchHandler;
+    next: NextBroker;
+    metrics: PrometheusMetrics | undefined;
+  }) {
+    super();
+    this.settings = parts.settings;
+    this.session = parts.session;
+    this.router = parts.router;
+    this.packages = parts.packages;
+    this.runner = parts.runner;
+    this.logger = parts.logger;
+    this.metrics = parts.metrics;
+    this.#dispatch = parts.dispatch;
+    this.#next = parts.next;
+    this.session.on('state', (state, previous) => {
+      if (state === 'BACKOFF') {
+        this.#next.failAll(new AstraError(ErrorCode.TRANSPORT_FAILURE, 'connection to the scheduler lost'));
+      }
+      this.emit('state', state, previous);
+    });
+    this.session.on('ready', (info) => this.emit('ready', info));
+    this.session.on('drain', (payload) => {
+      const graceMs = typeof payload.deadline_ms === 'number' ? payload.deadline_ms : undefined;
+      void this.stop(graceMs === undefined ? {} : { graceMs });
+    });
+    this.session.on('fatal', (err) => {
+      this.emit('fatal', err);
+      void this.#shutdownParts();
+    });
+    this.done = this.session.done.then(() => {
+      if (this.#stopping) return this.#stopping;
+    });
+    this.done.catch(() => {});
+  }
+
+  /** Session state. */
+  get state(): SessionState {
+    return this.session.state;
+  }
+
+  /** True once the worker takes no new dispatches. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Dispatches admitted and not yet answered. */
+  get inflight(): number {
+    return this.#dispatch.inflight;
+  }
+
+  /** Routes frames of `type` to `handler` (third-party `ext.*` types). Re-registers so the scheduler learns the type. */
+  registerHandler(type: string, handler: RouteHandler): void {
+    this.router.register(type, handler);
+    void this.session.reregister().catch(() => {});
+  }
+
+  /** Stops taking new dispatches (they are answered `E.WORKER.DRAINING`); running ones go on. */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.session.drain();
+    this.logger.info({ inflight: this.inflight }, 'draining: no new tasks');
+  }
+
+  /**
+   * Graceful stop: drain, let in-flight tasks finish for up to `graceMs`,
+   * cancel what is still running (answered `E.RUNNER.CANCELLED`), wait for
+   * the scheduler to ack the answers, then close. Idempotent.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options);
+    return this.#stopping;
+  }
+
+  async #stop(options: StopOptions): Promise<void> {
+    const graceMs = options.graceMs ?? this.settings.shutdown_grace_seconds * 1000;
+    const flushMs = options.flushMs ?? 5000;
+    this.drain();
+    const finished = await withTimeout(this.#allAnswered(), graceMs);
+    if (!finished) {
+      this.logger.warn({ inflight: this.inflight, grace_ms: graceMs }, 'grace period over: cancelling running tasks');
+      this.router.abort();
+      await withTimeout(this.#allAnswered(), flushMs);
+    }
+    const flushed = await this.session.flush(flushMs);
+    if (!flushed) this.logger.warn('some answers were not acked by the scheduler before shutdown');
+    await this.session.close();
+    await this.#shutdownParts();
+    this.logger.info('worker stopped');
+    this.emit('stopped');
+  }
+
+  async #allAnswered(): Promise<void> {
+    while (this.#dispatch.inflight > 0 || this.router.inflight > 0 || this.router.queued > 0) {
+      await this.router.idle();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  async #shutdownParts(): Promise<void> {
+    this.router.abort();
+    await this.runner.close().catch(() => {});
+    await this.#health?.close().catch(() => {});
+  }
+
+  /** @internal */
+  async startParts(): Promise<void> {
+    if (this.settings.http_enabled) {
+      this.#health = await startHealthServer({
+        host: this.settings.http_host,
+        port: this.settings.http_port,
+        ready: () => this.session.state === 'READY' && !this.#draining,
+        metrics: this.metrics,
+        logger: this.logger,
+      });
+      this.logger.info({ url: this.#health.url }, 'health endpoint listening');
+    }
+    await this.session.start();
+    void this.#pump();
+  }
+
+  /** Address of the health endpoint, when on. */
+  get healthUrl(): string | undefined {
+    return this.#health?.url;
+  }
+
+  async #pump(): Promise<void> {
+    for (;;) {
+      const frame = await this.session.receive();
+      try {
+        await this.router.route(frame);
+      } catch (err) {
+        this.logger.error({ err, type: frame.type, id: frame.id }, 'routing failed');
+      }
+    }
+  }
+}
+
+/**
+ * Builds and starts a worker (the `worker.bootstrap.setup()` of the seed):
+ * loads settings, loads installed packages, creates the runner, the session
+ * over the transport `settings.transport` names (or the one given), wires
+ * the default handlers, and starts connecting. Resolves once started — use
+ * `worker.session.whenReady()` to wait for READY.
+ *
+ * @example
+ * ```ts
+ * const worker = await setup();
+ * process.once('SIGTERM', () => void worker.stop());
+ * await worker.done;
+ * ```
+ */
+export async function setup(options: SetupOptions = {}): Promise<Worker> {
+  const settings = options.settings ?? (options.overrides ? loadSettings(options.overrides) : getSettings());
+  const logger = options.logger ?? createLogger({ level: settings.log_level });
+  const prometheus = settings.http_enabled ? createPrometheusMetrics() : undefined;
+  const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
+
+  const packages = createPackageManager({
+    packagesDir: settings.packages_dir,
+    logger,
+    runtimes: [...settings.runtime_names],
+    requireSha256: settings.package_require_sha256,
+    downloadTimeoutMs: settings.package_download_timeout_seconds * 1000,
+    maxDownloadBytes: settings.package_max_download_bytes,
+    maxExtractedBytes: settings.package_max_extracted_bytes,
+    maxEntries: settings.package_max_entries,
+  });
+  const loaded = await packages.loadInstalled();
+  logger.info(
+    { loaded: loaded.loaded.map((p) => `${p.name}@${p.version}`), failed: loaded.failed.length },
+    'installed packages loaded',
+  );
+
+  const runner = createRunner({
+    resolver: packages,
+    dataDir: settings.data_dir,
+    defaultExecMode: settings.handler_exec_mode_default,
+    workerName: settings.worker_name,
+    logger,
+  });
+
+  const transport = options.transport ?? (await createTransport(settings, logger));
+  let router!: Router;
+  let dispatch!: ExecDispatchHandler;
+  const session = new Session({
+    config: settings,
+    transport,
+    logger,
+    ...(options.hostname ? { hostname: options.hostname } : {}),
+    register: (): RegisterPayload => {
+      const inventory = packages.inventory();
+      const limits = settings.concurrency_per_node_limits;
+      return {
+        capabilities: {
+          concurrency: {
+            max_parallel: settings.concurrency_max_parallel,
+            ...(limits && Object.keys(limits).length > 0 ? { per_node_limits: { ...limits } } : {}),
+          },
+          runtimes: [...settings.runtime_names],
+          features: [...settings.feature_flags],
+        },
+        payload_types: [...(settings.payload_types ?? router.types())],
+        packages: inventory.packages,
+        manifests: inventory.manifests,
+      };
+    },
+    heartbeatMetrics: () => ({
+      inflight: dispatch.inflight,
+      running_tasks: dispatch.running,
+      dispatch_queue_depth: router.queued,
+    }),
+    onDropped: (frame: Frame) => dispatchDropped(frame),
+  });
+  const next = new NextBroker(session, logger);
+  router = new Router({ config: settings, logger });
+  let worker!: Worker;
+  dispatch = new ExecDispatchHandler({
+    config: settings,
+    outbox: session,
+    runner,
+    next,
+    isDraining: () => worker.draining,
+    metrics,
+    logger,
+  });
+  // A frame the app queue dropped was already acked: it must be answered here.
+  const dispatchDropped = (frame: Frame): void => {
+    if (frame.type === FrameType.EXEC_DISPATCH) dispatch.onDropped(frame, 'queue_overflow');
+  };
+  const pkg = createPackageCommandHandlers({ packages, outbox: session, reregister: () => session.reregister(), logger });
+  router.register(FrameType.EXEC_DISPATCH, dispatch);
+  router.register(FrameType.EXEC_NEXT_RESPONSE, {
+    // Settled on arrival: a task waiting for this response holds a slot already.
+    admit: (frame) => {
+      next.handleResponse(frame as Frame<'biz.exec.next.response'>);
+      return false;
+    },
+    handle: async () => {},
+  });
+  router.register(FrameType.PKG_INSTALL, pkg.install);
+  router.register(FrameType.PKG_UNINSTALL, pkg.uninstall);
+  for (const [type, handler] of Object.entries(options.handlers ?? {})) router.register(type, handler);
+
+  worker = new Worker({ settings, session, router, packages, runner, logger, dispatch, next, metrics: prometheus });
+  prometheus?.bind(worker);
+  await worker.startParts();
+  return worker;
+}
+
+async function createTransport(settings: Settings, logger: Logger): Promise<Transport> {
+  if (settings.transport === 'dummy') {
+    return createDummyTransport({ tenant: settings.tenant, logger });
+  }
+  const tls =
+    settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file
+      ? {
+          ...(await readTlsFiles({
+            ...(settings.tls_ca_file ? { caFile: settings.tls_ca_file } : {}),
+            ...(settings.tls_cert_file ? { certFile: settings.tls_cert_file } : {}),
+            ...(settings.tls_key_file ? { keyFile: settings.tls_key_file } : {}),
+          })),
+          rejectUnauthorized: settings.tls_reject_unauthorized,
+        }
+      : { rejectUnauthorized: settings.tls_reject_unauthorized };
+  return createWsTransport({
+    url: settings.scheduler_ws_url,
+    ...(settings.auth_token ? { token: settings.auth_token } : {}),
+    tls,
+    maxFrameBytes: settings.max_frame_bytes,
+    pingIntervalMs: settings.ws_ping_interval_seconds * 1000,
+    logger,
+  });
+}
+
+function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(false);
+      },
+    );
+  });
+}
+
