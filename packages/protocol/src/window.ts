@@ -127,7 +127,7 @@ export class SendWindow<T> {
     this.#size = size;
   }
 
-  /** Credit: how many unacked frames may be outstanding. */
+  /** Credit: the peer's receive window `W` (see {@link SendWindow.hasCredit}). */
   get size(): number {
     return this.#size;
   }
@@ -143,9 +143,18 @@ export class SendWindow<T> {
     return this.#pending.size;
   }
 
-  /** True when another frame may be sent now. */
+  /**
+   * True when another frame may be sent now: its sequence must fall within
+   * `size` of the oldest unacked frame. Counting unacked frames alone is not
+   * enough: once later frames are acked by bitmap, it would let the sender
+   * run past the receiver's window, whose frames are dropped (yet acked by
+   * id). This also keeps at most `size` frames unacked.
+   */
   get hasCredit(): boolean {
-    return this.#pending.size < this.#size;
+    const oldest = this.#pending.keys().next();
+    // Map order is insertion order, and sequence numbers are inserted ascending.
+    const oldestSeq = oldest.done ? this.#nextSeq : oldest.value;
+    return this.#nextSeq - oldestSeq < this.#size;
   }
 
   /** The sequence number the next {@link SendWindow.push} will use. */
@@ -166,13 +175,28 @@ export class SendWindow<T> {
    * Applies an ack and returns the entries it newly covers, in sequence
    * order. An ack counts for a frame when it names the frame's id, or covers
    * its sequence by `ack_seq` / `ack_bitmap`. Unknown or late acks return [].
+   *
+   * One exception to the id rule: receivers ack every frame, even one they
+   * dropped for being beyond their window. When the same ack shows the frame
+   * lies beyond `ack_seq + recv_window`, its id does not count, so the frame
+   * stays pending and is sent again.
    */
-  ack(ack: { for?: string | null; ack_seq?: number | null; ack_bitmap?: number | null }): PendingEntry<T>[] {
+  ack(ack: {
+    for?: string | null;
+    ack_seq?: number | null;
+    ack_bitmap?: number | null;
+    recv_window?: number | null;
+  }): PendingEntry<T>[] {
     const done: PendingEntry<T>[] = [];
     if (ack.for) {
       const seq = this.#seqById.get(ack.for);
       const entry = seq === undefined ? undefined : this.#pending.get(seq);
-      if (entry) done.push(entry);
+      const dropped =
+        entry !== undefined &&
+        typeof ack.ack_seq === 'number' &&
+        typeof ack.recv_window === 'number' &&
+        entry.seq - ack.ack_seq > ack.recv_window;
+      if (entry && !dropped) done.push(entry);
     }
     if (typeof ack.ack_seq === 'number') {
       for (const entry of this.#pending.values()) {
