@@ -49,6 +49,17 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   return value;
 }
 
+/** The channel limits with defaults applied; throws `E.CONFIG.INVALID` for non-positive or fractional values. */
+export function resolveFeedbackLimits(options: Pick<FeedbackChannelOptions, 'maxPendingChunks' | 'maxChunksPerFrame'>): {
+  maxPendingChunks: number;
+  maxChunksPerFrame: number;
+} {
+  return {
+    maxPendingChunks: positiveInt(options.maxPendingChunks, DEFAULT_MAX_PENDING_CHUNKS, 'feedback.maxPendingChunks'),
+    maxChunksPerFrame: positiveInt(options.maxChunksPerFrame, DEFAULT_MAX_CHUNKS_PER_FRAME, 'feedback.maxChunksPerFrame'),
+  };
+}
+
 /**
  * The ordered, bounded feedback stream of one task.
  *
@@ -79,8 +90,9 @@ export class FeedbackChannel implements HandlerFeedback {
 
   constructor(options: FeedbackChannelOptions) {
     this.#sink = options.sink;
-    this.#maxPending = positiveInt(options.maxPendingChunks, DEFAULT_MAX_PENDING_CHUNKS, 'feedback.maxPendingChunks');
-    this.#maxPerFrame = positiveInt(options.maxChunksPerFrame, DEFAULT_MAX_CHUNKS_PER_FRAME, 'feedback.maxChunksPerFrame');
+    const limits = resolveFeedbackLimits(options);
+    this.#maxPending = limits.maxPendingChunks;
+    this.#maxPerFrame = limits.maxChunksPerFrame;
     this.#logger = options.logger ?? createNoopLogger();
   }
 

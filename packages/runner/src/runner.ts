@@ -3,7 +3,7 @@ import type { ExecErrorPayload, ExecResultPayload, Logger } from '@astraflow/pro
 import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/registry';
 import { errorMessage } from './error-message.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
-import { createFeedbackChannel } from './feedback-channel.js';
+import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
 import { ensureTaskDataDir } from './task-data-dir.js';
@@ -41,6 +41,10 @@ function cancelError(reason: unknown): AstraError {
 
 type Aborted = { aborted: AstraError; stage: FailureStage };
 
+function abortStage(error: AstraError): FailureStage {
+  return error.code === ErrorCode.TIMEOUT ? 'timeout' : 'cancel';
+}
+
 /**
  * Creates a {@link Runner}.
  *
@@ -57,11 +61,10 @@ export function createRunner(options: RunnerOptions): Runner {
     throw new AstraError(ErrorCode.CONFIG_INVALID, `defaultExecMode must be auto, inline or thread, got ${String(defaultMode)}`);
   }
   const pool = createThreadPool(options.threads);
-  // Validates the feedback limits now rather than on the first task.
-  createFeedbackChannel({ sink: async () => {}, ...options.feedback }).close();
+  const feedbackLimits = resolveFeedbackLimits(options.feedback ?? {});
   let closed = false;
 
-  async function run(task: RunTask): Promise<RunOutcome> {
+  async function runTask(task: RunTask): Promise<RunOutcome> {
     const started = performance.now();
     const dispatch = task.dispatch;
     const logger = (task.logger ?? baseLogger).child({
@@ -93,7 +96,10 @@ export function createRunner(options: RunnerOptions): Runner {
     };
 
     if (closed) return errorOutcome('cancel', new AstraError(ErrorCode.RUNNER_CANCELLED, 'the runner is closed'));
-    if (task.signal?.aborted === true) return errorOutcome('cancel', cancelError(task.signal.reason));
+    if (task.signal?.aborted === true) {
+      const error = cancelError(task.signal.reason);
+      return errorOutcome(abortStage(error), error);
+    }
 
     let lease: HandlerLease;
     try {
@@ -138,7 +144,7 @@ export function createRunner(options: RunnerOptions): Runner {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
       }
 
-      const feedback = createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...options.feedback });
+      const feedback = createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...feedbackLimits });
       const context: ContextData = {
         runId: dispatch.run_id,
         taskId: dispatch.task_id,
@@ -177,7 +183,7 @@ export function createRunner(options: RunnerOptions): Runner {
         execution?.abort(error);
         onAborted({ aborted: error, stage });
       };
-      const timeoutMs = effectiveTimeout(task.timeoutMs, dispatch.constraints.timeout_ms);
+      const timeoutMs = effectiveTimeout(task.timeoutMs, dispatch.constraints?.timeout_ms);
       const timer =
         timeoutMs === undefined
           ? undefined
@@ -187,7 +193,7 @@ export function createRunner(options: RunnerOptions): Runner {
             );
       const onCancel = (): void => {
         const error = cancelError(task.signal?.reason);
-        abort(error, error.code === ErrorCode.TIMEOUT ? 'timeout' : 'cancel');
+        abort(error, abortStage(error));
       };
       task.signal?.addEventListener('abort', onCancel, { once: true });
       // The signal may have fired while the data folder was being created.
@@ -244,7 +250,16 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   return {
-    run,
+    run: (task) =>
+      runTask(task).catch((error: unknown): RunOutcome => {
+        // Only reachable with input that breaks the types (e.g. no dispatch); still an answer, never a rejection.
+        const wrapped = AstraError.wrap(error, ErrorCode.INTERNAL);
+        baseLogger.error({ err: wrapped.message }, 'runner failed before the task could start');
+        return {
+          kind: 'error',
+          payload: { code: wrapped.code, message: wrapped.message || 'runner failure', context: { where: 'runner.resolve' } },
+        };
+      }),
     async close() {
       closed = true;
       await pool.close();
