@@ -427,6 +427,12 @@ export class SchedulerCore {
     >;
   }
 
+  /** Records a violation the transport detected itself (e.g. a binary WebSocket message). */
+  recordViolation(text: string): void {
+    this.#log.warn({ violation: text }, 'protocol violation by worker');
+    this.#violations.push(text);
+  }
+
   /** Subscribes to frames as {@link SchedulerFrameListener} describes; returns the unsubscribe function. */
   onFrame(listener: SchedulerFrameListener): () => void {
     this.#listeners.add(listener);
