@@ -254,11 +254,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     maxExtractedBytes: settings.package_max_extracted_bytes,
     maxEntries: settings.package_max_entries,
   });
-  const loaded = await packages.loadInstalled();
-  logger.info(
-    { loaded: loaded.loaded.map((p) => `${p.name}@${p.version}`), failed: loaded.failed.length },
-    'installed packages loaded',
-  );
+  await packages.loadInstalled();
 
   const runner = createRunner({
     resolver: packages,

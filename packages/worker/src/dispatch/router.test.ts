@@ -49,8 +49,7 @@ describe('Router', () => {
       },
     });
     for (let i = 0; i < 3; i++) await router.route(frame('ext.test.seq', i));
-    await sleep(10);
-    await router.idle();
+    while (order.length < 6) await sleep(5);
     expect(order).toEqual([
       'start ext.test.seq-0', 'end ext.test.seq-0',
       'start ext.test.seq-1', 'end ext.test.seq-1',

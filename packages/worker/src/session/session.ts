@@ -889,7 +889,7 @@ export class Session extends EventEmitter<SessionEvents> {
         intervalSeconds: this.#config.heartbeat_interval_seconds,
         jitterSeconds: this.#config.heartbeat_jitter_seconds,
       }, this.#random));
-      this.#heartbeatTimer.unref();
+      // Deliberately ref'd: a live session keeps the process alive until close().
     };
     tick();
   }
