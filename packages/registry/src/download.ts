@@ -125,8 +125,10 @@ async function downloadHttp(options: DownloadOptions, where: string): Promise<Do
     throw fail(cause);
   }
   const { statusCode, headers, body } = response;
+  // dump() discards the rest quietly; destroy() would surface an abort error nobody listens to.
+  const discard = (): void => void body.dump({ limit: 64 * 1024 }).catch(() => undefined);
   if (statusCode < 200 || statusCode >= 300) {
-    body.destroy();
+    discard();
     const reason =
       statusCode >= 300 && statusCode < 400
         ? `too many redirects (limit ${options.maxRedirects})`
@@ -137,7 +139,7 @@ async function downloadHttp(options: DownloadOptions, where: string): Promise<Do
   }
   const declared = Number(headers['content-length']);
   if (Number.isFinite(declared) && declared > options.maxBytes) {
-    body.destroy();
+    discard();
     throw tooLarge(options.maxBytes, `archive (${declared} bytes)`);
   }
   const meter = new Meter(options.maxBytes);

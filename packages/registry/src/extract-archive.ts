@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
-import { Unpack, type ReadEntry } from 'tar';
+import { Parser, Unpack, type ReadEntry } from 'tar';
 import { isInside } from './entrypoint.js';
 
 /** Limits that stop archive bombs. */
@@ -141,19 +141,20 @@ async function verifySymlinks(root: string): Promise<void> {
   await walk(root);
 }
 
+function isUnrecoverable(err: unknown): boolean {
+  const e = err as { recoverable?: unknown; tarCode?: unknown } | null;
+  return e?.recoverable === false || e?.tarCode === 'TAR_ABORT';
+}
+
 /**
- * Extracts a `.tar`/`.tar.gz` into `destDir` (which must exist and be empty),
- * checking every entry with {@link ArchiveEntryPolicy} before it is written
- * and aborting on the first violation. Afterwards every symlink is resolved
- * for real. The caller removes `destDir` on failure.
+ * First pass: reads every header (nothing is written) and stops at the first
+ * entry the policy refuses, so bombs cost no disk and little time.
  */
-export async function extractArchive(archiveFile: string, destDir: string, limits: ExtractLimits): Promise<ExtractResult> {
-  const info = await lstat(destDir);
-  if (!info.isDirectory()) throw new AstraError(ErrorCode.INTERNAL, `extraction folder ${destDir} is not a directory`);
+async function inspectArchive(archiveFile: string, limits: ExtractLimits): Promise<ExtractResult> {
   const policy = new ArchiveEntryPolicy(limits);
-  let violation: AstraError | undefined;
   await new Promise<void>((resolve, reject) => {
     let settled = false;
+    let violation: AstraError | undefined;
     const source = createReadStream(archiveFile);
     const finish = (err?: unknown): void => {
       if (settled) return;
@@ -161,6 +162,58 @@ export async function extractArchive(archiveFile: string, destDir: string, limit
       source.destroy();
       if (violation !== undefined) reject(violation);
       else if (err !== undefined) reject(mapTarError(err));
+      else resolve();
+    };
+    const refuse = (problem: AstraError): void => {
+      if (violation !== undefined) return;
+      violation = problem;
+      // A plain Error: tar decorates what it is given.
+      parser.abort(new Error(problem.message));
+      finish();
+    };
+    const parser: Parser = new Parser({
+      strict: true,
+      onReadEntry: (entry: ReadEntry) => {
+        const problem = violation === undefined ? policy.check(entry) : undefined;
+        if (problem !== undefined) refuse(problem);
+        entry.resume();
+      },
+    });
+    parser.on('ignoredEntry', (entry: ReadEntry) => {
+      // Unknown entry types and oversized metadata are skipped by tar; here they fail the archive.
+      refuse(
+        new AstraError(
+          ErrorCode.PKG_INVALID,
+          `archive entry ${JSON.stringify(entry.path)} has an unsupported type (${entry.type}) or oversized metadata`,
+        ),
+      );
+    });
+    parser.on('error', (err: unknown) => finish(err));
+    parser.on('close', () => finish());
+    source.on('error', (err) => finish(err));
+    source.pipe(parser);
+  });
+  return { entries: policy.entries, bytes: policy.bytes };
+}
+
+/**
+ * Second pass: writes the (already inspected) entries. The policy runs again
+ * as a safety net; a refused entry is skipped rather than aborting, so that
+ * tar finishes its pending writes before this resolves or rejects.
+ */
+async function unpackArchive(archiveFile: string, destDir: string, limits: ExtractLimits): Promise<void> {
+  const policy = new ArchiveEntryPolicy(limits);
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let violation: AstraError | undefined;
+    let firstError: unknown;
+    const source = createReadStream(archiveFile);
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      source.destroy();
+      if (violation !== undefined) reject(violation);
+      else if (firstError !== undefined) reject(mapTarError(firstError));
       else resolve();
     };
     const unpack: Unpack = new Unpack({
@@ -174,8 +227,6 @@ export async function extractArchive(archiveFile: string, destDir: string, limit
         const problem = policy.check(readEntry);
         if (problem !== undefined) {
           violation = problem;
-          // A plain Error: tar decorates what it is given.
-          unpack.abort(new Error(problem.message));
           return false;
         }
         // Keep owner access (so the worker can read and later delete), drop setuid/sticky and group/other write.
@@ -184,20 +235,32 @@ export async function extractArchive(archiveFile: string, destDir: string, limit
         return true;
       },
     });
-    unpack.on('ignoredEntry', (entry: ReadEntry) => {
-      // Unknown entry types and oversized metadata never reach `filter`.
-      if (violation !== undefined) return;
-      violation = new AstraError(
-        ErrorCode.PKG_INVALID,
-        `archive entry ${JSON.stringify(entry.path)} has an unsupported type (${entry.type}) or oversized metadata`,
-      );
-      unpack.abort(new Error(violation.message));
+    unpack.on('error', (err: unknown) => {
+      firstError ??= err;
+      // After an abort tar never closes; other errors are followed by 'close' once pending writes finish.
+      if (isUnrecoverable(err)) finish();
+      else setTimeout(finish, 5000).unref();
     });
-    unpack.on('error', (err: unknown) => finish(err));
-    unpack.on('close', () => finish());
-    source.on('error', (err) => finish(err));
+    unpack.on('close', finish);
+    source.on('error', (err) => {
+      firstError ??= err;
+      finish();
+    });
     source.pipe(unpack);
   });
+}
+
+/**
+ * Extracts a `.tar`/`.tar.gz` into `destDir` (which must exist and be empty).
+ * Every entry is checked by {@link ArchiveEntryPolicy} before anything is
+ * written; afterwards every symlink is resolved for real. The caller removes
+ * `destDir` on failure.
+ */
+export async function extractArchive(archiveFile: string, destDir: string, limits: ExtractLimits): Promise<ExtractResult> {
+  const info = await lstat(destDir);
+  if (!info.isDirectory()) throw new AstraError(ErrorCode.INTERNAL, `extraction folder ${destDir} is not a directory`);
+  const result = await inspectArchive(archiveFile, limits);
+  await unpackArchive(archiveFile, destDir, limits);
   await verifySymlinks(destDir);
-  return { entries: policy.entries, bytes: policy.bytes };
+  return result;
 }
