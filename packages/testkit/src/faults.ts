@@ -44,9 +44,13 @@ export function noFaults(): Faults {
 
 /** What one direction of a link does to the frames passing it. */
 export interface LaneSettings {
+  /** Probability of losing a frame. */
   drop: number;
+  /** Probability of sending a frame twice. */
   dup: number;
+  /** Probability of holding a frame back until the next one passed. */
   reorder: number;
+  /** Delay of every frame, in ms. */
   delayMs: number;
   scope: Faults['scope'];
 }
@@ -86,6 +90,7 @@ export class FaultLane {
     private readonly onFault: (kind: 'drop' | 'dup' | 'reorder', text: string) => void = () => {},
   ) {}
 
+  /** Passes one frame through the lane. */
   push(text: string): void {
     if (this.#disposed) return;
     const s = this.settings();

@@ -175,8 +175,11 @@ function shortReason(reason: string): string {
  * described in {@link SchedulerCore.violations} and otherwise ignored.
  */
 export class SchedulerCore {
+  /** Tenant expected on worker frames and put on scheduler frames. */
   readonly tenant: string;
+  /** Receive window advertised to the worker. */
   readonly windowSize: number;
+  /** Envelope identity of scheduler frames. */
   readonly identity: SchedulerIdentity;
   /** Delay before each accept; may be changed at any time. */
   acceptDelayMs: number;
@@ -241,6 +244,7 @@ export class SchedulerCore {
   get delivered(): Frame[] {
     return this.#delivered;
   }
+  /** `control.heartbeat` frames received. */
   get heartbeats(): Frame[] {
     return this.#heartbeats;
   }
@@ -248,9 +252,11 @@ export class SchedulerCore {
   get registers(): Frame[] {
     return this.#registers;
   }
+  /** `control.handshake` frames received (one per connection that tried). */
   get handshakes(): Frame[] {
     return this.#handshakes;
   }
+  /** `control.resume` frames received, valid or not. */
   get resumes(): Frame[] {
     return this.#resumes;
   }
@@ -275,6 +281,7 @@ export class SchedulerCore {
     return this.#retransmissions;
   }
 
+  /** A snapshot of the current session and connection. */
   get state(): SchedulerSessionState {
     const s = this.#session;
     const latest = this.#latest;
@@ -576,6 +583,7 @@ export class SchedulerCore {
       for: p.for ?? frame.ack?.for ?? null,
       ack_seq: p.ack_seq ?? null,
       ack_bitmap: p.ack_bitmap ?? null,
+      recv_window: p.recv_window ?? null,
     });
     if (typeof p.recv_window === 'number') {
       session.send.size = p.recv_window;
