@@ -78,7 +78,12 @@ function isTimeout(err: unknown, signal: AbortSignal): boolean {
 }
 
 async function downloadFile(options: DownloadOptions, where: string): Promise<DownloadResult> {
-  const path = fileURLToPath(options.url);
+  let path: string;
+  try {
+    path = fileURLToPath(options.url);
+  } catch (cause) {
+    throw new AstraError(ErrorCode.PKG_INVALID, `${where} is not a local file URL`, { cause });
+  }
   let info;
   try {
     info = await stat(path);
