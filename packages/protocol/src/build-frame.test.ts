@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createAjvOracle } from './ajv-oracle.test-util.js';
+import { createAjvOracle } from './ajv-oracle.test.util.js';
 import { AstraError } from './astra-error.js';
 import { buildFrame, type BuildFrameOptions } from './build-frame.js';
 import { ErrorCode } from './error-codes.js';
 import { FrameType, type KnownFrameType } from './frame-types.js';
 import { parseFrame } from './parse-frame.js';
-import { suites } from './payload-corpus.test-util.js';
+import { suites } from './payload-corpus.test.util.js';
 
 const base: BuildFrameOptions = { sender: { role: 'worker', id: 'w-1' }, tenant: 'default' };
 const heartbeat = { healthy: true, metrics: { inflight: 0 } };

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from './error-codes.js';
 import { FrameType } from './frame-types.js';
 import { parseFrame, type ParseFrameResult } from './parse-frame.js';
-import { suites, TS } from './payload-corpus.test-util.js';
-import { createRng, type Rng } from './random.test-util.js';
+import { suites, TS } from './payload-corpus.test.util.js';
+import { createRng, type Rng } from './random.test.util.js';
 
 const heartbeat = {
   type: FrameType.HEARTBEAT,

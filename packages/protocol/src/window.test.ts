@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, type Rng } from './random.test-util.js';
+import { createRng, type Rng } from './random.test.util.js';
 import { isSeqAcked, ReceiveWindow, SendWindow, WIRE_BITMAP_BITS, type AckState } from './window.js';
 
 /** Bit positions set in a bigint bitmap, lowest first. */

@@ -1,7 +1,7 @@
 import ajv2020Module from 'ajv/dist/2020.js';
 import ajvFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../random.test-util.js';
+import { createRng } from '../random.test.util.js';
 import { dateTime, intMin, isDateTime, isUri, jsonObject, nonEmpty, uri } from './common.js';
 
 const ajv = new ajv2020Module.default({ strict: false });
