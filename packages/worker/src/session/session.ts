@@ -715,6 +715,7 @@ export class Session extends EventEmitter<SessionEvents> {
       for: ack.for ?? frame.ack?.for ?? null,
       ack_seq: ack.ack_seq ?? null,
       ack_bitmap: ack.ack_bitmap ?? null,
+      recv_window: ack.recv_window ?? null,
     });
     for (const entry of acked) {
       const retx = this.#retx.get(entry.seq);
