@@ -1,9 +1,23 @@
 // ES module (this package's package.json says "type": "module").
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
-/** Waits `params.ms` milliseconds; rejects as soon as `ctx.signal` aborts. */
+/**
+ * Waits `params.ms` milliseconds; rejects as soon as `ctx.signal` aborts.
+ * Appends a line to `runs.log` in the task's data folder on every start, and
+ * returns when it ran and how many times this task has started, so tests can
+ * prove that a task ran exactly once and measure how many overlapped.
+ */
 export async function slow(ctx) {
   const ms = Number(ctx.params?.ms ?? 100);
   const signal = ctx.signal;
+  const started_at = Date.now();
+  let runs;
+  if (ctx.dataDir) {
+    const ledger = join(ctx.dataDir, 'runs.log');
+    await appendFile(ledger, `${started_at}\n`);
+    runs = (await readFile(ledger, 'utf8')).trim().split('\n').length;
+  }
   await new Promise((resolve, reject) => {
     const abortError = () => signal?.reason ?? new Error('samples.slow aborted');
     if (signal?.aborted) {
@@ -20,7 +34,7 @@ export async function slow(ctx) {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return { slept_ms: ms };
+  return { slept_ms: ms, started_at, ended_at: Date.now(), ...(runs === undefined ? {} : { runs }) };
 }
 
 /**
