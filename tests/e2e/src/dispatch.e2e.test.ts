@@ -1,0 +1,258 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FrameType, type ExecDispatchPayload, type Frame } from '@astraflow/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { installSample, sleep, startHarness, task, type Harness } from './harness.js';
+
+
+
+const resultOf = (f: Frame) => f.payload as { status: string; result: Record<string, unknown>; duration_ms?: number };
+const errorOf = (f: Frame) => f.payload as { code: string; message: string; context?: { where?: string; details?: Record<string, unknown> } };
+
+/** Largest number of [start, end] intervals that overlap at one instant. */
+function maxOverlap(intervals: Array<[number, number]>): number {
+  const events = intervals.flatMap(([s, e]) => [[s, 1] as const, [e, -1] as const]);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let peak = 0;
+  for (const [, delta] of events) peak = Math.max(peak, (now += delta));
+  return peak;
+}
+
+async function runLedger(h: Harness, d: ExecDispatchPayload): Promise<number> {
+  try {
+    const text = await readFile(join(h.worker.settings.data_dir, d.run_id, d.task_id, 'runs.log'), 'utf8');
+    return text.trim().split('\n').length;
+  } catch {
+    return 0;
+  }
+}
+
+async function ready(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
+  const h = await startHarness(options);
+  await h.scheduler.waitForSession(undefined, 10_000);
+  for (const name of ['echo', 'samples']) {
+    const event = await installSample(h, name);
+    expect(event.payload).toMatchObject({ name, status: 'installed' });
+  }
+  return h;
+}
+
+describe('dispatch: results and errors', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await ready();
+  });
+  afterAll(async () => {
+    expect(h.scheduler.violations).toEqual([]);
+    await h.cleanup();
+  });
+
+  it('echo returns SUCCEEDED with its outputs, corr and duration', async () => {
+    const { id, done } = h.scheduler.dispatch(task('echo.echo', { message: 'hello' }), { seq: 42 });
+    const answer = await done;
+    expect(answer.type).toBe(FrameType.EXEC_RESULT);
+    expect(answer.corr).toBe(id);
+    expect(answer.seq).toBe(42);
+    expect(resultOf(answer)).toMatchObject({ status: 'SUCCEEDED', result: { echo: 'hello' } });
+    expect(typeof resultOf(answer).duration_ms).toBe('number');
+  });
+
+  it('an unknown node type, a throwing handler and a non-serialisable output give E.RUNNER.FAILURE', async () => {
+    for (const d of [task('echo.nope'), task('echo.fail'), task('samples.fail'), task('samples.bad_output')]) {
+      const answer = await h.scheduler.dispatch(d).done;
+      expect(answer.type, d.node_type).toBe(FrameType.EXEC_ERROR);
+      expect(errorOf(answer).code).toBe('E.RUNNER.FAILURE');
+      expect(errorOf(answer).context?.details).toMatchObject({ run_id: d.run_id, task_id: d.task_id, node_id: d.node_id });
+      expect(errorOf(answer).context?.where).toMatch(/\S/);
+    }
+  });
+
+  it('normalises every status word', async () => {
+    const cases: Array<[string | undefined, string]> = [
+      ['success', 'SUCCEEDED'], ['SUCCEEDED', 'SUCCEEDED'], ['ok', 'SUCCEEDED'], ['done', 'SUCCEEDED'],
+      ['allowed', 'SUCCEEDED'], ['blocked', 'SUCCEEDED'], ['error', 'FAILED'], ['fail', 'FAILED'],
+      ['failed', 'FAILED'], ['cancel', 'CANCELLED'], ['cancelled', 'CANCELLED'], ['skip', 'SKIPPED'],
+      ['skipped', 'SKIPPED'], [undefined, 'SUCCEEDED'], ['banana', 'FAILED'],
+    ];
+    const answers = await Promise.all(
+      cases.map(([word]) => h.scheduler.dispatch(task('samples.status', word === undefined ? {} : { status: word })).done),
+    );
+    answers.forEach((answer, i) => expect(resultOf(answer).status, String(cases[i]![0])).toBe(cases[i]![1]));
+  });
+
+  it('refuses a second dispatch with a running concurrency_key without calling its handler', async () => {
+    const first = task('samples.slow', { ms: 400 }, { concurrency_key: 'k-1' });
+    const second = task('samples.slow', { ms: 10 }, { concurrency_key: 'k-1' });
+    const a = h.scheduler.dispatch(first);
+    await sleep(50);
+    const b = h.scheduler.dispatch(second);
+    const [answerA, answerB] = await Promise.all([a.done, b.done]);
+    expect(answerB.type).toBe(FrameType.EXEC_ERROR);
+    expect(errorOf(answerB).code).toBe('E.CMD.CONCURRENCY_VIOLATION');
+    expect(resultOf(answerA).status).toBe('SUCCEEDED');
+    expect(await runLedger(h, second)).toBe(0);
+    // The key is free again once the first task answered.
+    const third = await h.scheduler.dispatch(task('samples.slow', { ms: 1 }, { concurrency_key: 'k-1' })).done;
+    expect(resultOf(third).status).toBe('SUCCEEDED');
+  });
+
+  it('never runs a dispatch twice when the scheduler sends the same id again', async () => {
+    const d = task('samples.slow', { ms: 200 });
+    const first = h.scheduler.dispatch(d, { id: 'dup-dispatch-1' });
+    await sleep(30);
+    h.scheduler.dispatch(d, { id: 'dup-dispatch-1' });
+    const answer = await first.done;
+    expect(resultOf(answer).result).toMatchObject({ runs: 1 });
+    // Sent again after it finished: the earlier answer is repeated, the handler is not run.
+    h.scheduler.dispatch(d, { id: 'dup-dispatch-1' });
+    await sleep(300);
+    expect(await runLedger(h, d)).toBe(1);
+    const answers = h.scheduler.delivered.filter((f) => f.corr === 'dup-dispatch-1');
+    expect(answers.length).toBeGreaterThanOrEqual(1);
+    for (const a of answers) expect(resultOf(a).result).toMatchObject({ runs: 1 });
+  });
+
+  it('times a handler out with E.TIMEOUT (constraints.timeout_ms)', async () => {
+    const started = Date.now();
+    const answer = await h.scheduler.dispatch(task('samples.slow', { ms: 10_000 }, { constraints: { timeout_ms: 150 } })).done;
+    expect(errorOf(answer).code).toBe('E.TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('streams feedback before the result, in order', async () => {
+    const d = task('samples.feedback', { count: 5 });
+    const answer = await h.scheduler.dispatch(d).done;
+    expect(resultOf(answer).status).toBe('SUCCEEDED');
+    const frames = h.scheduler.delivered.filter((f) => f.type === FrameType.EXEC_FEEDBACK && f.corr === d.task_id);
+    const progress = frames.map((f) => (f.payload as { progress?: number }).progress).filter((p) => p !== undefined);
+    expect(progress).toEqual([...progress].sort((a, b) => a! - b!));
+    expect(progress.at(-1)).toBe(1);
+    const texts = frames.flatMap((f) => ((f.payload as { chunks?: Array<{ text?: string }> }).chunks ?? []).map((c) => c.text));
+    expect(texts).toEqual(['line 1\n', 'line 2\n', 'line 3\n', 'line 4\n', 'line 5\n']);
+    const lastFeedback = h.scheduler.delivered.lastIndexOf(frames.at(-1)!);
+    expect(lastFeedback).toBeLessThan(h.scheduler.delivered.indexOf(answer));
+  });
+
+  it('resolves ctx.next with the matching biz.exec.next.response', async () => {
+    const off = h.scheduler.onFrame((frame) => {
+      if (frame.type !== FrameType.EXEC_NEXT_REQUEST) return;
+      const req = frame.payload as { requestId: string; runId: string; nodeId: string; middlewareId: string };
+      void h.scheduler.send(
+        FrameType.EXEC_NEXT_RESPONSE,
+        { requestId: req.requestId, runId: req.runId, nodeId: req.nodeId, middlewareId: req.middlewareId, result: { y: 2 } },
+        { corr: req.requestId },
+      );
+    });
+    const answer = await h.scheduler.dispatch(task('samples.next')).done;
+    off();
+    expect(resultOf(answer)).toMatchObject({ status: 'SUCCEEDED', result: { next: { y: 2 } } });
+  });
+});
+
+describe('dispatch: concurrency limits', () => {
+  const harnesses: Harness[] = [];
+  afterEach(async () => {
+    for (const h of harnesses.splice(0)) await h.cleanup();
+  });
+
+  async function overlapOf(settings: Record<string, unknown>, count: number, nodeMs = 120): Promise<number> {
+    const h = await ready({ settings });
+    harnesses.push(h);
+    const answers = await Promise.all(
+      Array.from({ length: count }, () => h.scheduler.dispatch(task('samples.slow', { ms: nodeMs })).done),
+    );
+    expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+    return maxOverlap(answers.map((a) => [resultOf(a).result.started_at as number, resultOf(a).result.ended_at as number]));
+  }
+
+  it('runs at most handler_dispatch_max_inflight = 4 of 20 slow tasks at once, and answers all 20', async () => {
+    expect(await overlapOf({ handler_dispatch_max_inflight: 4 }, 20)).toBe(4);
+  });
+
+  it('runs tasks one at a time with handler_dispatch_max_inflight = 0', async () => {
+    expect(await overlapOf({ handler_dispatch_max_inflight: 0 }, 6, 60)).toBe(1);
+  });
+
+  it('caps a node type with concurrency_per_node_limits', async () => {
+    expect(await overlapOf({ handler_dispatch_max_inflight: 8, concurrency_per_node_limits: { 'samples.slow': 2 } }, 8, 80)).toBe(2);
+  });
+
+  it('answers a dispatch past handler_dispatch_timeout_seconds with E.TIMEOUT', async () => {
+    const h = await ready({ settings: { handler_dispatch_timeout_seconds: 0.2 } });
+    harnesses.push(h);
+    const answer = await h.scheduler.dispatch(task('samples.slow', { ms: 10_000 })).done;
+    expect(errorOf(answer).code).toBe('E.TIMEOUT');
+  });
+
+  it('keeps heartbeats on cadence while a CPU-bound sync handler runs (auto → thread)', async () => {
+    const h = await ready({ settings: { heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 } });
+    harnesses.push(h);
+    const d = task('samples.cpu', { ms: 1500 });
+    const started = Date.now();
+    const answer = await h.scheduler.dispatch(d).done;
+    const ended = Date.now();
+    expect(resultOf(answer)).toMatchObject({ status: 'SUCCEEDED', result: { burned_ms: 1500 } });
+    expect(resultOf(answer).result).toBeDefined();
+    const beats = h.scheduler.heartbeats.map((f) => Date.parse(f.ts)).filter((t) => t >= started - 200 && t <= ended);
+    expect(beats.length).toBeGreaterThanOrEqual(10);
+    const gaps = beats.slice(1).map((t, i) => t - beats[i]!);
+    // 100 ms cadence; a blocked event loop would show a gap of ~1500 ms.
+    expect(Math.max(...gaps)).toBeLessThan(100 + 100);
+  });
+});
+
+describe('dispatch: shutdown and drain', () => {
+  it('cancels a running task at stop with E.RUNNER.CANCELLED and refuses new work while draining', async () => {
+    const h = await ready();
+    try {
+      const running = h.scheduler.dispatch(task('samples.slow', { ms: 10_000 }));
+      await sleep(100);
+      const stopping = h.worker.stop({ graceMs: 200, flushMs: 3000 });
+      await sleep(20);
+      const late = h.scheduler.dispatch(task('echo.echo', { message: 'late' }));
+      const [a, b] = await Promise.all([running.done, late.done]);
+      await stopping;
+      expect(errorOf(a).code).toBe('E.RUNNER.CANCELLED');
+      expect(errorOf(b).code).toBe('E.WORKER.DRAINING');
+      expect(h.scheduler.violations).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
+  it('answers every dispatch exactly once and runs each task once', async () => {
+    const h = await ready({
+      scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 1234 },
+      settings: { handler_dispatch_max_inflight: 16 },
+    });
+    try {
+      h.scheduler.faults.dropIn = 0.05;
+      h.scheduler.faults.dupIn = 0.05;
+      h.scheduler.faults.dropOut = 0.05;
+      h.scheduler.faults.dupOut = 0.05;
+      const dispatches = Array.from({ length: 1000 }, (_, i) => task('samples.slow', { ms: (i * 7919) % 20 }));
+      const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+      const answers = await Promise.all(handles.map((x) => x.done));
+      expect(answers).toHaveLength(1000);
+      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+      expect(answers.every((a) => resultOf(a).result.runs === 1)).toBe(true);
+      await sleep(500);
+      const answerFrames = h.scheduler.delivered.filter(
+        (f) => f.type === FrameType.EXEC_RESULT || f.type === FrameType.EXEC_ERROR,
+      );
+      expect(new Set(answerFrames.map((f) => f.corr)).size).toBe(1000);
+      expect(answerFrames).toHaveLength(1000);
+      const ledgers = await Promise.all(dispatches.map((d) => runLedger(h, d)));
+      expect(ledgers.every((n) => n === 1)).toBe(true);
+      expect(h.scheduler.retransmissions).toBeGreaterThan(0);
+      expect(h.scheduler.violations).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+
