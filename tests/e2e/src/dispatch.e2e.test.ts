@@ -202,6 +202,29 @@ describe('dispatch: concurrency limits', () => {
   });
 });
 
+describe('dispatch: overflow policies', () => {
+  it('answers every dispatch a full queue drops with an error instead of losing it', async () => {
+    const h = await ready({
+      settings: {
+        handler_dispatch_max_inflight: 1,
+        handler_dispatch_queue_max: 2,
+        handler_dispatch_queue_overflow: 'drop_oldest',
+      },
+    });
+    try {
+      const handles = Array.from({ length: 10 }, () => h.scheduler.dispatch(task('samples.slow', { ms: 100 })));
+      const answers = await Promise.all(handles.map((x) => x.done));
+      const codes = answers.map((a) => (a.type === FrameType.EXEC_RESULT ? resultOf(a).status : errorOf(a).code));
+      expect(codes.filter((c) => c === 'SUCCEEDED').length).toBeGreaterThanOrEqual(3);
+      expect(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length).toBeGreaterThanOrEqual(1);
+      expect(codes.every((c) => c === 'SUCCEEDED' || c === 'E.QUEUE.OVERFLOW')).toBe(true);
+      expect(h.worker.router.stats.dropped.queue_overflow).toBe(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
 describe('dispatch: shutdown and drain', () => {
   it('cancels a running task at stop with E.RUNNER.CANCELLED and refuses new work while draining', async () => {
     const h = await ready();

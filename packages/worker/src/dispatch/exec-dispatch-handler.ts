@@ -1,4 +1,5 @@
 import {
+  AstraError,
   ErrorCode,
   FrameType,
   createNoopLogger,
@@ -8,7 +9,7 @@ import {
   type Frame,
   type Logger,
 } from '@astraflow/protocol';
-import type { Runner } from '@astraflow/runner';
+import type { RunOutcome, Runner } from '@astraflow/runner';
 import { noopTaskMetrics, type TaskMetrics } from '../metrics.js';
 import type { Outbox } from '../outbox.js';
 import { ConcurrencyGuard } from './concurrency-guard.js';
@@ -150,7 +151,7 @@ export class ExecDispatchHandler implements RouteHandler {
     this.#metrics.taskStarted(dispatch.node_type);
     const started = performance.now();
     try {
-      const outcome = await this.#o.runner.run({
+      const outcome: RunOutcome = await this.#o.runner.run({
         dispatch,
         tenant: this.#o.config.tenant,
         signal: context.signal,
@@ -164,6 +165,17 @@ export class ExecDispatchHandler implements RouteHandler {
         },
         next: (call) => this.#o.next.request(dispatch, call, taskEnded.signal),
         logger: this.#log,
+      }).catch((err: unknown): RunOutcome => {
+        // The runner turns every failure into an outcome; should it break that promise, the scheduler still gets an answer.
+        const error = AstraError.wrap(err, ErrorCode.INTERNAL);
+        return {
+          kind: 'error',
+          payload: {
+            code: error.code,
+            message: error.message || 'runner failed',
+            context: { where: 'dispatch.run', details: { run_id: dispatch.run_id, task_id: dispatch.task_id, node_id: dispatch.node_id } },
+          },
+        };
       });
       const failed = outcome.kind === 'error' || outcome.payload.status === 'FAILED';
       if (failed && this.#cooldown.recordFailure(handlerKey)) {
