@@ -295,9 +295,12 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       dispatch_queue_depth: router.queued,
     }),
     onDropped: (frame: Frame) => dispatchDropped(frame),
+    onInvalid: (frame, error) => {
+      if (frame.type === FrameType.EXEC_DISPATCH) void dispatch.rejectInvalid(frame, error);
+    },
   });
   const next = new NextBroker(session, logger);
-  router = new Router({ config: settings, logger });
+  router = new Router({ config: settings, logger, outbox: session });
   let worker!: Worker;
   dispatch = new ExecDispatchHandler({
     config: settings,

@@ -7,6 +7,7 @@ import {
   type ExecErrorPayload,
   type ExecResultPayload,
   type Frame,
+  type FrameError,
   type Logger,
 } from '@astraflow/protocol';
 import type { RunOutcome, Runner } from '@astraflow/runner';
@@ -131,6 +132,18 @@ export class ExecDispatchHandler implements RouteHandler {
     this.#answerError(frame, code, message, `dispatch.${reason}`);
   }
 
+  /**
+   * Answers a dispatch whose payload failed its schema (the session hands
+   * these over instead of dropping them) so the scheduler is not left
+   * waiting; it never runs.
+   */
+  rejectInvalid(frame: Frame, error: FrameError): Promise<void> {
+    const key = dedupeKey(frame);
+    const seen = this.#seen.get(key);
+    if (seen?.state === 'answered') return this.#send(frame, seen.answer);
+    return this.#answerError(frame, ErrorCode.FRAME_INVALID, error.message, 'dispatch.validate');
+  }
+
   async handle(frame: Frame, context: RouteContext): Promise<void> {
     const dispatch = frame.payload as ExecDispatchPayload;
     const handlerKey = `${dispatch.package_name}@${dispatch.package_version}:${dispatch.node_type}`;
@@ -208,17 +221,19 @@ export class ExecDispatchHandler implements RouteHandler {
   }
 
   #answerError(frame: Frame, code: string, message: string, where: string): Promise<void> {
-    const dispatch = frame.payload as ExecDispatchPayload;
+    const dispatch = frame.payload as Partial<ExecDispatchPayload>;
+    const details = Object.fromEntries(
+      (['run_id', 'task_id', 'node_id'] as const)
+        .filter((k) => typeof dispatch[k] === 'string')
+        .map((k) => [k, dispatch[k]]),
+    );
     this.#log.info({ id: frame.id, task_id: dispatch.task_id, code }, message);
     return this.#finish(frame, {
       type: FrameType.EXEC_ERROR,
       payload: {
         code,
         message,
-        context: {
-          where,
-          details: { run_id: dispatch.run_id, task_id: dispatch.task_id, node_id: dispatch.node_id },
-        },
+        context: { where, details },
       },
     });
   }

@@ -1,5 +1,6 @@
 import { buildFrame, type Frame } from '@astraflow/protocol';
 import { describe, expect, it } from 'vitest';
+import type { Outbox } from '../outbox.js';
 import { Router, type RouterConfig } from './router.js';
 
 const base: RouterConfig = {
@@ -18,9 +19,19 @@ function frame(type: string, n: number): Frame {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Records replies instead of sending them (the router only passes it through). */
+const replies: Array<{ type: string; payload: unknown }> = [];
+const outbox: Outbox = {
+  send(type, payload) {
+    replies.push({ type, payload });
+    const frame = buildFrame(type, payload, { sender: { role: 'worker', id: 'w' }, tenant: 't' });
+    return Promise.resolve({ frame, acked: Promise.resolve() });
+  },
+};
+
 describe('Router', () => {
   it('never runs more than max_inflight handlers at once', async () => {
-    const router = new Router({ config: { ...base, handler_dispatch_max_inflight: 3 } });
+    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 3 } });
     let running = 0;
     let peak = 0;
     let done = 0;
@@ -39,7 +50,7 @@ describe('Router', () => {
   });
 
   it('runs one at a time with max_inflight 0', async () => {
-    const router = new Router({ config: { ...base, handler_dispatch_max_inflight: 0 } });
+    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 0 } });
     const order: string[] = [];
     router.register('ext.test.seq', {
       async handle(f) {
@@ -59,6 +70,7 @@ describe('Router', () => {
 
   it('hands frames dropped by drop_new to the handler to answer', async () => {
     const router = new Router({
+      outbox,
       config: { ...base, handler_dispatch_max_inflight: 1, handler_dispatch_queue_max: 1, handler_dispatch_queue_overflow: 'drop_new' },
     });
     const dropped: string[] = [];
@@ -80,7 +92,7 @@ describe('Router', () => {
   });
 
   it('lets admit() settle a frame without queueing it', async () => {
-    const router = new Router({ config: base });
+    const router = new Router({ outbox, config: base });
     let handled = 0;
     router.register('ext.test.admit', { admit: () => false, handle: async () => void handled++ });
     await router.route(frame('ext.test.admit', 1));
@@ -88,15 +100,28 @@ describe('Router', () => {
     expect(handled).toBe(0);
   });
 
+  it('gives handlers the outbox to reply through', async () => {
+    const router = new Router({ outbox, config: base });
+    router.register('ext.test.echo', {
+      handle: async (f, { outbox: out }) => {
+        await out.send('ext.test.echoed', { of: f.id });
+      },
+    });
+    await router.route(frame('ext.test.echo', 9));
+    while (replies.length === 0) await sleep(5);
+    expect(replies.at(-1)).toEqual({ type: 'ext.test.echoed', payload: { of: 'ext.test.echo-9' } });
+  });
+
   it('reports unrouted frames', async () => {
     const seen: string[] = [];
-    const router = new Router({ config: base, onUnrouted: (f) => seen.push(f.type) });
+    const router = new Router({ outbox, config: base, onUnrouted: (f) => seen.push(f.type) });
     await router.route(frame('ext.unknown.thing', 1));
     expect(seen).toEqual(['ext.unknown.thing']);
   });
 
   it('times handlers out and cools a failing handler down', async () => {
     const router = new Router({
+      outbox,
       config: {
         ...base,
         handler_dispatch_timeout_seconds: 0.02,
@@ -128,7 +153,7 @@ describe('Router', () => {
   });
 
   it('retires idle per-type queues', async () => {
-    const router = new Router({ config: { ...base, handler_dispatch_queue_idle_seconds: 0.02 } });
+    const router = new Router({ outbox, config: { ...base, handler_dispatch_queue_idle_seconds: 0.02 } });
     router.register('ext.test.idle', { handle: async () => {} });
     await router.route(frame('ext.test.idle', 1));
     await sleep(5);

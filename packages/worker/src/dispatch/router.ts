@@ -1,4 +1,5 @@
 import { AstraError, ErrorCode, createNoopLogger, type Frame, type Logger } from '@astraflow/protocol';
+import type { Outbox } from '../outbox.js';
 import { BoundedQueue, type OverflowPolicy } from '../queue/bounded-queue.js';
 import { FailureCooldown } from './failure-cooldown.js';
 import { Semaphore } from './semaphore.js';
@@ -10,6 +11,8 @@ export type DropReason = 'queue_overflow' | 'cooldown' | 'shutdown';
 export interface RouteContext {
   /** Aborted on shutdown, and on `handler_dispatch_timeout_seconds` unless the handler owns its timeout. */
   signal: AbortSignal;
+  /** Where replies go (the session's reliable stream). */
+  outbox: Outbox;
 }
 
 /**
@@ -67,6 +70,7 @@ interface Lane {
  */
 export class Router {
   readonly #config: RouterConfig;
+  readonly #outbox: Outbox;
   readonly #log: Logger;
   readonly #handlers = new Map<string, RouteHandler>();
   readonly #lanes = new Map<string, Lane>();
@@ -84,8 +88,9 @@ export class Router {
     handlerTimeouts: 0,
   };
 
-  constructor(options: { config: RouterConfig; logger?: Logger; onUnrouted?: (frame: Frame) => void }) {
+  constructor(options: { config: RouterConfig; outbox: Outbox; logger?: Logger; onUnrouted?: (frame: Frame) => void }) {
     this.#config = options.config;
+    this.#outbox = options.outbox;
     this.#log = (options.logger ?? createNoopLogger()).child({ component: 'router' });
     this.#slots = new Semaphore(Math.max(1, options.config.handler_dispatch_max_inflight));
     this.#cooldown = new FailureCooldown(
@@ -245,7 +250,8 @@ export class Router {
     const signal = AbortSignal.any(signals);
     this.#log.debug({ type: frame.type, id: frame.id, inflight: this.inflight }, 'invoking handler');
     try {
-      await (timeoutMs > 0 ? raceAbort(handler.handle(frame, { signal }), signal) : handler.handle(frame, { signal }));
+      const work = handler.handle(frame, { signal, outbox: this.#outbox });
+      await (timeoutMs > 0 ? raceAbort(work, signal) : work);
       this.#cooldown.recordSuccess(frame.type);
     } catch (err) {
       const timedOut = AstraError.isInstance(err) && err.code === ErrorCode.TIMEOUT;

@@ -16,6 +16,7 @@ import {
   type AckPayload,
   type FailureClass,
   type Frame,
+  type FrameError,
   type Logger,
   type PayloadOf,
   type RegisterPayload,
@@ -50,6 +51,12 @@ export interface SessionOptions {
    * an error) — the scheduler will not send it again.
    */
   onDropped?(frame: Frame): void;
+  /**
+   * A numbered frame whose envelope is sound but whose payload fails its
+   * schema. It was acked in order like any other, so answer it if its sender
+   * waits for an answer. Without this callback such frames are dropped unacked.
+   */
+  onInvalid?(frame: Frame, error: FrameError): void;
   /** Injectable randomness for jitter (tests). */
   random?: () => number;
 }
@@ -94,6 +101,12 @@ export interface SessionEvents {
   ready: [info: { resumed: boolean; sessionId: string }];
   drain: [payload: PayloadOf<'control.drain'>];
   fatal: [error: AstraError];
+}
+
+/** A numbered inbound frame in the receive window; `invalid` when its payload failed validation. */
+interface Inbound {
+  frame: Frame;
+  invalid?: FrameError;
 }
 
 interface OutboxItem {
@@ -168,7 +181,7 @@ export class Session extends EventEmitter<SessionEvents> {
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
 
-  readonly #recvWindow: ReceiveWindow<Frame>;
+  readonly #recvWindow: ReceiveWindow<Inbound>;
   readonly #sendWindow: SendWindow<{ frame: Frame; item: OutboxItem }>;
   readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout }>();
   readonly #outbox: OutboxItem[] = [];
@@ -660,9 +673,18 @@ export class Session extends EventEmitter<SessionEvents> {
     const parsed = parseFrame(raw, { maxBytes: this.#config.max_frame_bytes });
     if (!parsed.ok) {
       this.stats.invalidFramesIn++;
+      const { error } = parsed;
+      const envelope = error.stage === 'payload' ? (JSON.parse(raw) as Frame) : undefined;
+      if (envelope && !isControlType(envelope.type) && typeof envelope.session_seq === 'number' && this.#options.onInvalid) {
+        // A sound envelope carrying a bad payload still takes its place in the stream, so
+        // the scheduler gets an ack (no endless retransmission) and, for a dispatch, an answer.
+        this.#log.warn({ code: error.code, type: error.type, id: error.id }, `invalid inbound frame: ${error.message}`);
+        await this.#handleNumbered(envelope, error);
+        return;
+      }
       this.#log.warn(
-        { code: parsed.error.code, stage: parsed.error.stage, type: parsed.error.type, id: parsed.error.id },
-        `inbound frame dropped: ${parsed.error.message}`,
+        { code: error.code, stage: error.stage, type: error.type, id: error.id },
+        `inbound frame dropped: ${error.message}`,
       );
       return;
     }
@@ -747,7 +769,7 @@ export class Session extends EventEmitter<SessionEvents> {
     setTimeout(() => this.#closeConnection(1000, 'reset', false), 1000).unref();
   }
 
-  async #handleNumbered(frame: Frame): Promise<void> {
+  async #handleNumbered(frame: Frame, invalid?: FrameError): Promise<void> {
     if (!isOpenState(this.#state)) {
       this.#log.warn({ type: frame.type, id: frame.id, state: this.#state }, 'business frame before session accept dropped');
       return;
@@ -758,13 +780,17 @@ export class Session extends EventEmitter<SessionEvents> {
       this.#log.warn({ type: frame.type, id: frame.id }, 'business frame without session_seq dropped');
       return;
     }
-    const { status, delivered } = this.#recvWindow.offer(seq, frame);
+    const { status, delivered } = this.#recvWindow.offer(seq, invalid ? { frame, invalid } : { frame });
     if (status !== 'accepted') {
       this.stats.duplicateFramesIn++;
       this.#log.debug({ session_seq: seq, id: frame.id, status, base: this.#recvWindow.base }, 'inbound frame not delivered');
     }
     for (const next of delivered) {
-      const outcome = await this.#appQueue.push(next);
+      if (next.invalid) {
+        this.#options.onInvalid?.(next.frame, next.invalid);
+        continue;
+      }
+      const outcome = await this.#appQueue.push(next.frame);
       if (outcome.dropped) {
         this.stats.appQueueDrops++;
         this.#log.warn(
