@@ -350,10 +350,13 @@ async function createTransport(settings: Settings, logger: Logger): Promise<Tran
           rejectUnauthorized: settings.tls_reject_unauthorized,
         }
       : { rejectUnauthorized: settings.tls_reject_unauthorized };
+  // For ws:// the transport warns about any tls options; only configured TLS files deserve that warning.
+  const useTls =
+    settings.scheduler_ws_url.startsWith('wss:') || Boolean(settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file);
   return createWsTransport({
     url: settings.scheduler_ws_url,
     ...(settings.auth_token ? { token: settings.auth_token } : {}),
-    tls,
+    ...(useTls ? { tls } : {}),
     maxFrameBytes: settings.max_frame_bytes,
     pingIntervalMs: settings.ws_ping_interval_seconds * 1000,
     logger,
