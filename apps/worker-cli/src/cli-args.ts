@@ -3,7 +3,9 @@ import { AstraError, ErrorCode } from '@astraflow/protocol';
 
 /** What the command line asked for. */
 export interface CliArgs {
+  /** `-h` / `--help` was given. */
   help: boolean;
+  /** `-v` / `--version` was given. */
   version: boolean;
   /** Path for `ASTRA_WORKER_CONFIG_FILE`. */
   configFile?: string;
@@ -11,8 +13,8 @@ export interface CliArgs {
   overrides: Record<string, string>;
 }
 
-/** Flag → setting it overrides. */
-const SETTING_FLAGS = {
+/** Flag → setting it overrides. Exported for the docs and tests. */
+export const SETTING_FLAGS = {
   'scheduler-url': 'scheduler_ws_url',
   'log-level': 'log_level',
   transport: 'transport',
@@ -21,6 +23,7 @@ const SETTING_FLAGS = {
   'http-port': 'http_port',
 } as const;
 
+/** The `--help` text. */
 export const USAGE = `Usage: astraflow-worker [options]
 
 Runs an AstraFlow worker: connects to the scheduler, installs node packages
@@ -41,12 +44,17 @@ Flags beat every other settings source; then the settings file, then
 ASTRA_WORKER_* environment variables, then ./.env, then defaults.
 SIGTERM / SIGINT drain and stop gracefully; a second signal stops at once.`;
 
-/** Parses argv (without node and script). Throws `E.CONFIG.INVALID` on unknown flags. */
+/**
+ * Parses argv (without node and script). Throws `E.CONFIG.INVALID` on
+ * unknown flags, missing flag values and positional arguments.
+ */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
+  // `pnpm start -- --help` hands the `--` separator through; it carries no meaning here.
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args,
       strict: true,
       allowPositionals: false,
       options: {

@@ -1,21 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadSettings, redactSettings, type Settings } from '@astraflow/config';
-import { AstraError, type Logger } from '@astraflow/protocol';
+import { AstraError, ErrorCode, isAuthErrorCode, type Logger } from '@astraflow/protocol';
 import { createLogger, setup, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
 
 /** Exit codes of `astraflow-worker`. */
 export const ExitCode = {
+  /** Stopped normally (after a signal or a scheduler drain), or `--help` / `--version`. */
   OK: 0,
-  /** Runtime failure (e.g. a fatal session error other than auth). */
+  /** Runtime failure: a fatal session error other than auth (e.g. protocol abort), or start-up failed. */
   FAILURE: 1,
   /** Invalid settings or command line. */
   CONFIG: 2,
-  /** The scheduler refused authentication and reconnect_abort_on_auth_error is set. */
+  /** The scheduler refused authentication and `reconnect_abort_on_auth_error` is set. */
   AUTH: 3,
-  /** A second signal cut the graceful stop short. */
+  /** A second SIGTERM/SIGINT cut the graceful stop short. */
   INTERRUPTED: 130,
 } as const;
 
@@ -26,18 +27,44 @@ function version(): string {
 
 /** Process I/O, injectable for tests. */
 export interface MainIo {
+  /** Arguments after the script path. */
   argv: readonly string[];
   env: NodeJS.ProcessEnv;
+  /** Directory relative settings paths and `./config`, `./.env` are resolved against. */
   cwd: string;
-  stdout: NodeJS.WriteStream;
+  /** `--help` and `--version`; log lines go to the process's stdout (pretty when `isTTY`). */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  /** The one-line reason of a fatal error. */
   stderr: NodeJS.WritableStream;
+  /** Ends the process; called exactly once. */
   exit(code: number): void;
 }
 
-/** One line on stderr, never a stack, never a secret (messages of AstraError are built without them). */
-function fatalLine(io: MainIo, err: unknown): void {
-  const message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
+/** Exit code for an error that ended the worker. */
+function exitCodeFor(err: unknown): number {
+  if (!AstraError.isInstance(err)) return ExitCode.FAILURE;
+  if (err.code === ErrorCode.CONFIG_INVALID) return ExitCode.CONFIG;
+  if (isAuthErrorCode(err.code)) return ExitCode.AUTH;
+  return ExitCode.FAILURE;
+}
+
+/**
+ * One line on stderr, never a stack. AstraError messages are built without
+ * secrets; the token is masked here as well in case a foreign message quotes it.
+ */
+function fatalLine(io: MainIo, err: unknown, secret?: string): void {
+  let message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
+  if (secret && secret.length >= 4) message = message.split(secret).join('***');
   io.stderr.write(`astraflow-worker: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+}
+
+function createProcessLogger(io: MainIo, settings: Settings): Logger {
+  if (io.stdout.isTTY) {
+    // Synchronous so the last lines before exit are not lost.
+    const destination = pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: 1, sync: true });
+    return createLogger({ level: settings.log_level, destination });
+  }
+  return createLogger({ level: settings.log_level });
 }
 
 /**
@@ -46,9 +73,8 @@ function fatalLine(io: MainIo, err: unknown): void {
  */
 export async function main(io: MainIo): Promise<void> {
   let settings: Settings;
-  let args;
   try {
-    args = parseCliArgs(io.argv);
+    const args = parseCliArgs(io.argv);
     if (args.help) {
       io.stdout.write(`${USAGE}\n`);
       return io.exit(ExitCode.OK);
@@ -63,42 +89,51 @@ export async function main(io: MainIo): Promise<void> {
     fatalLine(io, err);
     return io.exit(ExitCode.CONFIG);
   }
+  const secret = settings.auth_token;
 
-  const logger: Logger = createLogger({
-    level: settings.log_level,
-    ...(io.stdout.isTTY ? { destination: pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: 1 }) } : {}),
-  });
+  const logger = createProcessLogger(io, settings);
   logger.info({ settings: redactSettings(settings) }, 'starting astraflow-worker');
 
-  let worker: Worker;
-  try {
-    worker = await setup({ settings, logger });
-  } catch (err) {
-    fatalLine(io, err);
-    return io.exit(ExitCode.FAILURE);
-  }
-
+  // Listen before setup: a signal during start-up stops the worker as soon as it exists.
   let signals = 0;
+  let worker: Worker | undefined;
+  let exited = false;
+  const exit = (code: number): void => {
+    if (exited) return;
+    exited = true;
+    io.exit(code);
+  };
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       io.stderr.write(`astraflow-worker: second ${signal}, exiting without waiting for in-flight tasks\n`);
-      io.exit(ExitCode.INTERRUPTED);
+      exit(ExitCode.INTERRUPTED);
       return;
     }
-    logger.info({ signal, inflight: worker.inflight }, 'signal received: draining');
-    void worker.stop();
+    logger.info(
+      { signal, inflight: worker?.inflight ?? 0, grace_seconds: settings.shutdown_grace_seconds },
+      'signal received: draining, in-flight tasks may finish',
+    );
+    void worker?.stop();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
   try {
-    await worker.done;
-    io.exit(ExitCode.OK);
-  } catch (err) {
-    fatalLine(io, err);
-    const auth = AstraError.isInstance(err) && err.code.startsWith('E.AUTH.');
-    io.exit(auth ? ExitCode.AUTH : ExitCode.FAILURE);
+    try {
+      worker = await setup({ settings, logger });
+    } catch (err) {
+      fatalLine(io, err, secret);
+      return exit(exitCodeFor(err));
+    }
+    if (signals > 0) void worker.stop();
+    try {
+      await worker.done;
+      exit(ExitCode.OK);
+    } catch (err) {
+      fatalLine(io, err, secret);
+      exit(exitCodeFor(err));
+    }
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

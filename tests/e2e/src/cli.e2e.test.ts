@@ -1,0 +1,287 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
+import { FrameType, type ExecResultPayload, type Frame, type RegisterPayload } from '@astraflow/protocol';
+import { taskDataDirPath } from '@astraflow/runner';
+import { startReferenceScheduler, type ReferenceScheduler } from '@astraflow/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TOKEN, scratch, sleep, task } from './harness.js';
+
+const BIN = join(dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')), 'dist', 'bin.js');
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
+});
+
+/** The built `astraflow-worker` binary running as a child process. */
+interface Cli {
+  child: ChildProcess;
+  dir: string;
+  /** stdout lines so far. */
+  lines: string[];
+  stderr(): string;
+  /** Settles when the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first stdout line that parses as JSON and matches. */
+  waitForLog(predicate: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Starts the binary in a fresh folder with a config file of its own (so no
+ * /etc/astraflow/worker.yaml, ./config or .env of the machine leaks in) and an
+ * environment without inherited ASTRA_* variables.
+ */
+async function startCli(options: { args?: string[]; env?: Record<string, string>; config?: string } = {}): Promise<Cli> {
+  const dir = await scratch('astra-cli-');
+  const configFile = join(dir, 'worker.yaml');
+  await writeFile(
+    configFile,
+    options.config ??
+      [
+        '# fast timers for tests',
+        'heartbeat_interval_seconds: 0.5',
+        'heartbeat_jitter_seconds: 0.05',
+        'reconnect_base_delay_seconds: 0.05',
+        'reconnect_max_delay_seconds: 0.5',
+        'ack_retry_base_ms: 50',
+        'ack_retry_max_ms: 400',
+        'ws_ping_interval_seconds: 0',
+        'packages_dir: ./node-packages',
+        'data_dir: ./var/data',
+        '',
+      ].join('\n'),
+  );
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('ASTRA_') && value !== undefined) env[key] = value;
+  }
+  Object.assign(env, { ASTRA_WORKER_CONFIG_FILE: configFile, ...options.env });
+  const child = spawn(process.execPath, [BIN, ...(options.args ?? [])], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let stderr = '';
+  let partial = '';
+  const listeners = new Set<() => void>();
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    for (const listener of listeners) listener();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    child,
+    dir,
+    lines,
+    stderr: () => stderr,
+    exited,
+    waitForLog(predicate, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          for (const line of lines) {
+            let entry: unknown;
+            try {
+              entry = JSON.parse(line);
+            } catch {
+              continue;
+            }
+            if (entry && typeof entry === 'object' && predicate(entry as Record<string, unknown>)) {
+              cleanup();
+              resolve(entry as Record<string, unknown>);
+              return true;
+            }
+          }
+          return false;
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          listeners.delete(onData);
+        };
+        const onData = (): void => void check();
+        if (!check()) listeners.add(onData);
+      });
+    },
+  };
+}
+
+async function scheduler(options: Parameters<typeof startReferenceScheduler>[0] = {}): Promise<ReferenceScheduler> {
+  const s = await startReferenceScheduler({ token: TOKEN, seed: 23, ...options });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function install(s: ReferenceScheduler, baseUrl: string, name: string): Promise<Frame> {
+  const archive = sampleArchive(name, '1.0.0');
+  const file = archive.path.slice(sampleArchivesDir.length).replace(/^\/+/, '');
+  return s.installPackage({ name, version: '1.0.0', url: `${baseUrl.replace(/\/$/, '')}/${file}`, sha256: archive.sha256 });
+}
+
+const packageNames = (f: Frame): string[] => ((f.payload as RegisterPayload).packages ?? []).map((p) => p.name);
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('astraflow-worker binary', () => {
+  it('installs over HTTP, runs tasks, uninstalls, and on SIGTERM delivers the running task before exiting 0', async () => {
+    const s = await scheduler();
+    const files = await s.serveFiles(sampleArchivesDir);
+    const cli = await startCli({
+      args: ['--scheduler-url', s.url, '--log-level', 'info', '--transport', 'websocket'],
+      env: {
+        ASTRA_WORKER_AUTH_TOKEN: TOKEN,
+        ASTRA_WORKER_SHUTDOWN_GRACE_SECONDS: '20',
+        ASTRA_WORKER_HTTP_ENABLED: 'true',
+        ASTRA_WORKER_HTTP_PORT: '0',
+      },
+    });
+    await s.waitForSession(undefined, 15_000);
+    const health = String((await cli.waitForLog((e) => e.msg === 'health endpoint listening')).url);
+    expect((await fetch(`${health}/readyz`)).status).toBe(200);
+
+    // Install: event `installed`, then a re-register that lists the package.
+    const installed = await install(s, files.baseUrl, 'echo');
+    expect(installed.payload).toMatchObject({ name: 'echo', version: '1.0.0', status: 'installed' });
+    await s.waitFor((f) => f.type === FrameType.REGISTER && packageNames(f).includes('echo'), 10_000);
+
+    const ok = await s.dispatch(task('echo.echo', { message: 'hi' })).done;
+    expect(ok.type).toBe(FrameType.EXEC_RESULT);
+    expect(ok.payload).toMatchObject({ status: 'SUCCEEDED', result: { echo: 'hi' } });
+    const failed = await s.dispatch(task('echo.fail')).done;
+    expect(failed.type).toBe(FrameType.EXEC_ERROR);
+    expect(failed.payload).toMatchObject({ code: 'E.RUNNER.FAILURE' });
+
+    // Uninstall: event `uninstalled`, then a re-register without it.
+    const registersBefore = s.registers.length;
+    const uninstalled = await s.uninstallPackage({ name: 'echo', version: '1.0.0' });
+    expect(uninstalled.payload).toMatchObject({ name: 'echo', status: 'uninstalled' });
+    await waitUntil(() => s.registers.length > registersBefore, 10_000, 're-register after uninstall');
+    expect(packageNames(s.registers.at(-1)!)).not.toContain('echo');
+    const gone = await s.dispatch(task('echo.echo', { message: 'again' })).done;
+    expect(gone.type).toBe(FrameType.EXEC_ERROR);
+
+    // SIGTERM while a task runs: the task finishes and its result arrives before the process exits 0.
+    expect((await install(s, files.baseUrl, 'samples')).payload).toMatchObject({ status: 'installed' });
+    const slow = task('samples.slow', { ms: 1500 });
+    const events: string[] = [];
+    s.onFrame((f) => {
+      if (f.type === FrameType.EXEC_RESULT && (f.payload as ExecResultPayload).task_id === slow.task_id) events.push('result');
+    });
+    void cli.exited.then(() => events.push('exit'));
+    const running = s.dispatch(slow);
+    // samples.slow writes its ledger when it starts.
+    const ledger = join(taskDataDirPath(join(cli.dir, 'var', 'data'), slow.run_id, slow.task_id), 'runs.log');
+    await waitUntil(() => existsSync(ledger), 10_000, 'samples.slow to start');
+    cli.child.kill('SIGTERM');
+    await cli.waitForLog((e) => e.msg === 'draining: no new tasks');
+    // Draining: not ready any more, and new work is refused.
+    expect((await fetch(`${health}/readyz`)).status).toBe(503);
+    const refused = await s.dispatch(task('samples.slow', { ms: 10 })).done;
+    expect(refused.payload).toMatchObject({ code: 'E.WORKER.DRAINING' });
+
+    const answer = await running.done;
+    expect(answer.type).toBe(FrameType.EXEC_RESULT);
+    expect(answer.payload).toMatchObject({ status: 'SUCCEEDED', result: { slept_ms: 1500, runs: 1 } });
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(events).toEqual(['result', 'exit']);
+    expect(s.violations).toEqual([]);
+
+    // Not a TTY: every stdout line is one JSON object, and the token is nowhere.
+    const stdout = cli.lines.filter((l) => l.length > 0);
+    expect(stdout.length).toBeGreaterThan(5);
+    for (const line of stdout) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    expect(cli.lines.join('\n')).not.toContain(TOKEN);
+    expect(cli.stderr()).toBe('');
+  });
+
+  it('exits at once with 130 on a second signal, without waiting for the running task', async () => {
+    const s = await scheduler();
+    const files = await s.serveFiles(sampleArchivesDir);
+    const cli = await startCli({ args: ['--scheduler-url', s.url], env: { ASTRA_WORKER_AUTH_TOKEN: TOKEN } });
+    await s.waitForSession(undefined, 15_000);
+    expect((await install(s, files.baseUrl, 'samples')).payload).toMatchObject({ status: 'installed' });
+    const slow = task('samples.slow', { ms: 60_000 });
+    let answered = false;
+    void s.dispatch(slow).done.then(
+      () => (answered = true),
+      () => {},
+    );
+    const ledger = join(taskDataDirPath(join(cli.dir, 'var', 'data'), slow.run_id, slow.task_id), 'runs.log');
+    await waitUntil(() => existsSync(ledger), 10_000, 'samples.slow to start');
+    cli.child.kill('SIGINT');
+    await cli.waitForLog((e) => e.msg === 'draining: no new tasks');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 130, signal: null });
+    expect(answered).toBe(false);
+    expect(cli.stderr()).toMatch(/^astraflow-worker: second SIGINT, exiting without waiting for in-flight tasks\n$/);
+  });
+
+  it('exits 3 with one line that does not contain the token when the token is wrong and abort-on-auth is set', async () => {
+    const s = await scheduler();
+    const wrong = 'wrong-secret-value-1234';
+    const cli = await startCli({
+      args: ['--scheduler-url', s.url],
+      env: { ASTRA_WORKER_AUTH_TOKEN: wrong, ASTRA_WORKER_RECONNECT_ABORT_ON_AUTH_ERROR: 'yes' },
+    });
+    const { code } = await cli.exited;
+    expect(code).toBe(3);
+    const stderr = cli.stderr();
+    expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(stderr).toMatch(/^astraflow-worker: .*\[E\.AUTH\.[A-Z_]+\]\n$/);
+    expect(stderr).not.toContain(wrong);
+    expect(cli.lines.join('\n')).not.toContain(wrong);
+  });
+
+  it('exits 2 with one line naming the field and its source on bad settings, and on an unknown flag', async () => {
+    // An empty config file: the file would otherwise win over the environment.
+    const bad = await startCli({ config: '', env: { ASTRA_WORKER_HEARTBEAT_INTERVAL_SECONDS: 'soon' } });
+    expect((await bad.exited).code).toBe(2);
+    expect(bad.stderr()).toMatch(
+      /^astraflow-worker: invalid heartbeat_interval_seconds from ASTRA_WORKER_HEARTBEAT_INTERVAL_SECONDS: .*\[E\.CONFIG\.INVALID\]\n$/,
+    );
+    expect(bad.lines.join('')).toBe('');
+
+    const typo = await startCli({ config: 'heartbeat_interval_secs: 5\n' });
+    expect((await typo.exited).code).toBe(2);
+    expect(typo.stderr()).toContain('did you mean heartbeat_interval_seconds');
+    expect(typo.stderr().split('\n').filter(Boolean)).toHaveLength(1);
+
+    const flag = await startCli({ args: ['--schedular-url', 'ws://x'] });
+    expect((await flag.exited).code).toBe(2);
+    expect(flag.stderr()).toMatch(/^astraflow-worker: .*--schedular-url.*\(see --help\) \[E\.CONFIG\.INVALID\]\n$/);
+  });
+
+  it('prints --help and --version and exits 0', async () => {
+    const help = await startCli({ args: ['--help'] });
+    expect((await help.exited).code).toBe(0);
+    expect(help.lines.join('\n')).toContain('Usage: astraflow-worker [options]');
+    for (const flag of ['--config', '--scheduler-url', '--log-level', '--transport']) {
+      expect(help.lines.join('\n')).toContain(flag);
+    }
+    const version = await startCli({ args: ['--version'] });
+    expect((await version.exited).code).toBe(0);
+    const pkg = createRequire(import.meta.url)('@astraflow/worker-cli/package.json') as { version: string };
+    expect(version.lines[0]).toBe(pkg.version);
+  });
+});
