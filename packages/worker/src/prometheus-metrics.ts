@@ -1,30 +1,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RouterStats } from './dispatch/router.js';
 import type { TaskMetrics } from './metrics.js';
+import type { SessionStats } from './session/session.js';
 
-/** What the Prometheus exporter reads on each scrape. */
+/** What the Prometheus exporter reads on each scrape (a `Worker` satisfies it). */
 export interface MetricsSource {
   readonly inflight: number;
-  readonly session: {
-    readonly stats: {
-      framesIn: number;
-      framesOut: number;
-      invalidFramesIn: number;
-      duplicateFramesIn: number;
-      retransmissions: number;
-      reconnects: number;
-      heartbeatsSent: number;
-      transportQueueDrops: number;
-      appQueueDrops: number;
-      transportQueueDepth: number;
-      appQueueDepth: number;
-      outboxDepth: number;
-      unacked: number;
-    };
-  };
-  readonly router: {
-    readonly queued: number;
-    readonly stats: { dropped: Record<string, number> };
-  };
+  readonly session: { readonly stats: SessionStats };
+  readonly router: { readonly queued: number; readonly stats: RouterStats };
 }
 
 /** Prometheus metrics of one worker, in a registry of its own (no global state). */

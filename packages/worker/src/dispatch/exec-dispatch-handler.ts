@@ -10,6 +10,7 @@ import {
   type FrameError,
   type Logger,
 } from '@astraflow/protocol';
+import type { Settings } from '@astraflow/config';
 import type { RunOutcome, Runner } from '@astraflow/runner';
 import { noopTaskMetrics, type TaskMetrics } from '../metrics.js';
 import type { Outbox } from '../outbox.js';
@@ -20,13 +21,14 @@ import type { DropReason, RouteContext, RouteHandler } from './router.js';
 import { Semaphore } from './semaphore.js';
 
 /** Settings the dispatch handler reads (names as in WORKER.md). */
-export interface ExecDispatchConfig {
-  readonly tenant: string;
-  readonly handler_dispatch_timeout_seconds: number;
-  readonly handler_dispatch_max_failures: number;
-  readonly handler_dispatch_failure_cooldown_seconds: number;
-  readonly concurrency_per_node_limits?: Readonly<Record<string, number>> | undefined;
-}
+export type ExecDispatchConfig = Pick<
+  Settings,
+  | 'tenant'
+  | 'handler_dispatch_timeout_seconds'
+  | 'handler_dispatch_max_failures'
+  | 'handler_dispatch_failure_cooldown_seconds'
+  | 'concurrency_per_node_limits'
+>;
 
 /** Dependencies of {@link ExecDispatchHandler}. */
 export interface ExecDispatchHandlerOptions {

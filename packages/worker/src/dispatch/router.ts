@@ -1,6 +1,7 @@
 import { AstraError, ErrorCode, createNoopLogger, type Frame, type Logger } from '@astraflow/protocol';
+import type { Settings } from '@astraflow/config';
 import type { Outbox } from '../outbox.js';
-import { BoundedQueue, type OverflowPolicy } from '../queue/bounded-queue.js';
+import { BoundedQueue } from '../queue/bounded-queue.js';
 import { FailureCooldown } from './failure-cooldown.js';
 import { Semaphore } from './semaphore.js';
 
@@ -35,15 +36,16 @@ export interface RouteHandler {
 }
 
 /** The routing settings (names as in WORKER.md). */
-export interface RouterConfig {
-  readonly handler_dispatch_max_inflight: number;
-  readonly handler_dispatch_queue_max: number;
-  readonly handler_dispatch_queue_overflow: OverflowPolicy;
-  readonly handler_dispatch_queue_idle_seconds: number;
-  readonly handler_dispatch_timeout_seconds: number;
-  readonly handler_dispatch_max_failures: number;
-  readonly handler_dispatch_failure_cooldown_seconds: number;
-}
+export type RouterConfig = Pick<
+  Settings,
+  | 'handler_dispatch_max_inflight'
+  | 'handler_dispatch_queue_max'
+  | 'handler_dispatch_queue_overflow'
+  | 'handler_dispatch_queue_idle_seconds'
+  | 'handler_dispatch_timeout_seconds'
+  | 'handler_dispatch_max_failures'
+  | 'handler_dispatch_failure_cooldown_seconds'
+>;
 
 /** Router counters for metrics. */
 export interface RouterStats {

@@ -1,34 +1,32 @@
-import type { OverflowPolicy } from '../queue/bounded-queue.js';
+import type { Settings } from '@astraflow/config';
 
-/**
- * The settings the session layer reads, named as in WORKER.md so that the
- * `Settings` object of `@astraflow/config` can be passed as is.
- */
-export interface SessionConfig {
-  readonly tenant: string;
-  readonly worker_name: string;
-  readonly worker_instance_id?: string | undefined;
-  readonly worker_instance_id_file?: string | undefined;
-  readonly worker_version: string;
-  readonly auth_mode: 'token' | 'mtls';
-  readonly auth_token?: string | undefined;
-  readonly auth_fingerprint?: string | undefined;
-  readonly handshake_protocol_version: number;
-  readonly heartbeat_interval_seconds: number;
-  readonly heartbeat_jitter_seconds: number;
-  readonly ack_retry_base_ms: number;
-  readonly ack_retry_max_ms: number;
-  readonly ack_retry_attempts: number;
-  readonly session_accept_timeout_seconds: number;
-  readonly session_window_size: number;
-  readonly reconnect_base_delay_seconds: number;
-  readonly reconnect_max_delay_seconds: number;
-  readonly reconnect_jitter: number;
-  readonly reconnect_abort_on_auth_error: boolean;
-  readonly reconnect_abort_on_protocol_error: boolean;
-  readonly transport_recv_queue_max: number;
-  readonly session_app_queue_max: number;
-  readonly session_app_queue_overflow: OverflowPolicy;
-  readonly max_frame_bytes: number;
-  readonly data_dir: string;
-}
+/** The settings the session layer reads; a full `Settings` object satisfies it. */
+export type SessionConfig = Pick<
+  Settings,
+  | 'tenant'
+  | 'worker_name'
+  | 'worker_instance_id'
+  | 'worker_instance_id_file'
+  | 'worker_version'
+  | 'auth_mode'
+  | 'auth_token'
+  | 'auth_fingerprint'
+  | 'handshake_protocol_version'
+  | 'heartbeat_interval_seconds'
+  | 'heartbeat_jitter_seconds'
+  | 'ack_retry_base_ms'
+  | 'ack_retry_max_ms'
+  | 'ack_retry_attempts'
+  | 'session_accept_timeout_seconds'
+  | 'session_window_size'
+  | 'reconnect_base_delay_seconds'
+  | 'reconnect_max_delay_seconds'
+  | 'reconnect_jitter'
+  | 'reconnect_abort_on_auth_error'
+  | 'reconnect_abort_on_protocol_error'
+  | 'transport_recv_queue_max'
+  | 'session_app_queue_max'
+  | 'session_app_queue_overflow'
+  | 'max_frame_bytes'
+  | 'data_dir'
+>;

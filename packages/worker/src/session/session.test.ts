@@ -23,6 +23,9 @@ function config(overrides: Partial<SessionConfig> = {}): SessionConfig {
   return {
     tenant: 'default',
     worker_name: 'test-worker',
+    worker_instance_id: undefined,
+    worker_instance_id_file: undefined,
+    auth_fingerprint: undefined,
     worker_version: '0.0.0-test',
     auth_mode: 'token',
     auth_token: 'secret-token',
