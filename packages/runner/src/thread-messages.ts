@@ -1,9 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import { AstraError } from '@astraflow/protocol';
-import type { LogLevel, ResourceRef } from '@astraflow/protocol';
+import type { LogLevel } from '@astraflow/protocol';
 import { errorMessage } from './error-message.js';
 import type { NormalizedResult } from './normalize-result.js';
-import type { FeedbackBody, FeedbackChannelName, NextCall } from './types.js';
+import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextCall } from './types.js';
 
 /** JSON-safe error as it crosses the thread boundary. */
 export interface WireError {
@@ -11,26 +11,11 @@ export interface WireError {
   message: string;
 }
 
-/** The context fields a thread needs to rebuild `ctx` (everything else is bridged over the port). */
-export interface ThreadContextData {
-  runId: string;
-  taskId: string;
-  nodeId: string;
-  nodeType: string;
-  packageName: string;
-  packageVersion: string;
-  params: Record<string, unknown>;
-  tenant: string;
-  dataDir: string;
-  hostNodeId: string | undefined;
-  middlewareChain: string[];
-  chainIndex: number | undefined;
-  metadata: Record<string, unknown>;
-  resourceRefs: ResourceRef[];
-  workerName: string | undefined;
+/** The context fields a thread needs to rebuild `ctx` (the callable parts are bridged over the port). */
+export type ThreadContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next'> & {
   /** Levels the main-thread logger would write, so the thread skips posting the others. */
   logLevels: LogLevel[];
-}
+};
 
 /** What the pool hands a thread for one task. */
 export interface ThreadTask {

@@ -188,6 +188,8 @@ describe('dispatch: concurrency limits', () => {
   it('keeps heartbeats on cadence while a CPU-bound sync handler runs (auto → thread)', async () => {
     const h = await ready({ settings: { heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 } });
     harnesses.push(h);
+    // Warm the thread pool: spawning a thread is not what this test measures.
+    await h.scheduler.dispatch(task('samples.cpu', { ms: 1 })).done;
     const d = task('samples.cpu', { ms: 1500 });
     const started = Date.now();
     const answer = await h.scheduler.dispatch(d).done;
