@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Worker benchmarks. Every figure is a ratio to a baseline measured in the
+// same run on the same machine, so results compare across machines and CI
+// noise cancels out; absolute numbers are printed for context only.
+//
+//   pnpm bench                       (from the repository root; builds first)
+//   BENCH_TASKS=5000 pnpm bench      (bigger run)
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '@astraflow/config';
+import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
+import { FrameType, buildFrame, createNoopLogger, parseFrame } from '@astraflow/protocol';
+import { startReferenceScheduler } from '@astraflow/testkit';
+import { setup } from '@astraflow/worker';
+import { WebSocket, WebSocketServer } from 'ws';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 2000);
+const rows = [];
+
+function report(name, value, baseline, unit, note) {
+  rows.push({ name, value, baseline, ratio: value / baseline, unit, note });
+}
+
+/** Frame validation cost: parseFrame (JSON + envelope + payload schema) vs JSON.parse alone. */
+function benchParse() {
+  const frame = JSON.stringify(
+    buildFrame(
+      FrameType.EXEC_DISPATCH,
+      {
+        run_id: 'r', task_id: 't', node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
+        package_version: '1.0.0', parameters: { message: 'x'.repeat(200) }, constraints: {},
+      },
+      { sender: { role: 'scheduler', id: 's' }, tenant: 'default', sessionSeq: 1 },
+    ),
+  );
+  const n = 50_000;
+  const time = (fn) => {
+    for (let i = 0; i < 2000; i++) fn();
+    const t = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    return (n / (performance.now() - t)) * 1000;
+  };
+  const base = time(() => JSON.parse(frame));
+  const ours = time(() => parseFrame(frame));
+  report('parseFrame throughput', ours, base, 'frames/s', 'baseline: JSON.parse of the same text');
+}
+
+/** Round trips of a bare ws echo server: the floor any worker over WebSocket pays. */
+async function baselineRoundTrips(count) {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+  const ws = new WebSocket(`ws://127.0.0.1:${server.address().port}`);
+  await new Promise((resolve) => ws.once('open', resolve));
+  const payload = JSON.stringify({ type: 'x', payload: { message: 'hello' } });
+  let got = 0;
+  const started = performance.now();
+  await new Promise((resolve) => {
+    const inflight = 16;
+    ws.on('message', () => {
+      got++;
+      if (got === count) resolve();
+      else if (got + inflight <= count) ws.send(payload);
+    });
+    for (let i = 0; i < Math.min(inflight, count); i++) ws.send(payload);
+  });
+  const rate = (count / (performance.now() - started)) * 1000;
+  ws.close();
+  await new Promise((resolve) => server.close(resolve));
+  return rate;
+}
+
+/** Full pipeline: dispatch → session → router → runner → result → ack, with 16 in flight. */
+async function benchDispatch() {
+  const dir = await mkdtemp(join(tmpdir(), 'astra-bench-'));
+  const scheduler = await startReferenceScheduler({ token: 'bench', seed: 1 });
+  const files = await scheduler.serveFiles(sampleArchivesDir);
+  const settings = loadSettings(
+    {
+      scheduler_ws_url: scheduler.url, auth_token: 'bench', packages_dir: join(dir, 'pkgs'),
+      data_dir: join(dir, 'data'), handler_dispatch_max_inflight: 16, ws_ping_interval_seconds: 0, log_level: 'error',
+    },
+    { cwd: dir, env: {}, defaultPaths: [] },
+  );
+  const worker = await setup({ settings, logger: createNoopLogger() });
+  try {
+    await scheduler.waitForSession(undefined, 10_000);
+    const echo = sampleArchive('echo', '1.0.0');
+    await scheduler.installPackage({
+      name: 'echo', version: '1.0.0', url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`, sha256: echo.sha256,
+    });
+    const dispatch = (i) => ({
+      run_id: 'bench', task_id: `t${i}`, node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
+      package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
+    });
+    const runBatch = async (from, count) => {
+      const pending = new Set();
+      let next = from;
+      const end = from + count;
+      const started = performance.now();
+      while (next < end || pending.size > 0) {
+        while (next < end && pending.size < 16) {
+          const p = scheduler.dispatch(dispatch(next++)).done.then(() => pending.delete(p));
+          pending.add(p);
+        }
+        await Promise.race(pending);
+      }
+      return (count / (performance.now() - started)) * 1000;
+    };
+    await runBatch(0, 200); // warm-up
+    const rss0 = process.memoryUsage().rss;
+    const rate = await runBatch(1000, TASKS);
+    const rssGrowthMiB = (process.memoryUsage().rss - rss0) / 2 ** 20;
+    const base = await baselineRoundTrips(TASKS);
+    report('dispatch→result throughput (echo, 16 in flight)', rate, base, 'tasks/s', 'baseline: bare ws echo round trips');
+    rows.push({ name: 'RSS growth over the dispatch run', value: rssGrowthMiB, unit: 'MiB', note: `${TASKS} tasks, scheduler in-process` });
+  } finally {
+    await worker.stop({ graceMs: 1000, flushMs: 1000 });
+    await scheduler.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+benchParse();
+await benchDispatch();
+
+const fmt = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+console.log('\nAstraFlow worker benchmark (ratios to same-run baselines)\n');
+for (const r of rows) {
+  const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(3)}`;
+  const base = r.baseline === undefined ? '' : ` (baseline ${fmt(r.baseline)} ${r.unit})`;
+  console.log(`- ${r.name}: ${fmt(r.value)} ${r.unit}${base}${ratio}${r.note ? `  — ${r.note}` : ''}`);
+}
