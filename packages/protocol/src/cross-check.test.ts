@@ -9,9 +9,9 @@ import type { z } from 'zod';
 import { createAjvOracle, listSchemaFiles, readSchema, SCHEMA_FILE_OF_TYPE } from './ajv-oracle.test.util.js';
 import { FrameType, type KnownFrameType } from './frame-types.js';
 import { parseFrame } from './parse-frame.js';
-import { createRefResolver, deriveCases, type DerivedCase } from './schema-driven-cases.test.util.js';
 import { fullManifest, ISO, minimalManifest, suites, TS, variant } from './payload-corpus.test.util.js';
 import { payloadSchemas } from './payload-schemas.js';
+import { createRefResolver, deriveCases, type DerivedCase } from './schema-driven-cases.test.util.js';
 import { EnvelopeSchema } from './schemas/envelope.js';
 import { ManifestSchema } from './schemas/manifest.js';
 
