@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -111,9 +110,8 @@ interface Inbound {
 
 interface OutboxItem {
   id: string;
-  type: string;
-  payload: unknown;
-  options: SendOptions;
+  /** Built and validated once, at `send()`; numbering and the sender id are added when it enters the window. */
+  frame: Frame;
   sent?: (receipt: OutboundReceipt) => void;
   ack: { resolve: () => void; reject: (err: unknown) => void; promise: Promise<void> };
 }
@@ -315,10 +313,16 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.#state === 'CLOSED') {
       return Promise.reject(new AstraError(ErrorCode.TRANSPORT_FAILURE, `session closed; ${type} not sent`));
     }
-    // Validate now, so a bad payload fails its caller instead of the pump.
-    buildFrame(type, payload, { sender: this.#sender(), tenant: this.#config.tenant });
+    // Built (and so validated) now, so a bad payload fails its caller instead of the pump.
+    const frame = buildFrame(type, payload, {
+      sender: this.#sender(),
+      tenant: this.#config.tenant,
+      ...(options.corr !== undefined ? { corr: options.corr } : {}),
+      ...(options.seq !== undefined ? { seq: options.seq } : {}),
+      ...(options.ackRequest ? { ackRequest: true } : {}),
+    });
     return new Promise<OutboundReceipt>((resolve) => {
-      this.#outbox.push({ id: randomUUID(), type, payload, options, sent: resolve, ack: deferred() });
+      this.#outbox.push({ id: frame.id, frame, sent: resolve, ack: deferred() });
       this.#pumpOutbound();
     });
   }
@@ -851,15 +855,8 @@ export class Session extends EventEmitter<SessionEvents> {
       const item = this.#outbox.shift() as OutboxItem;
       const entry = this.#sendWindow.push(item.id, (seq) => ({
         item,
-        frame: buildFrame(item.type, item.payload as PayloadOf<string>, {
-          id: item.id,
-          sender: this.#sender(),
-          tenant: this.#config.tenant,
-          sessionSeq: seq,
-          ...(item.options.corr !== undefined ? { corr: item.options.corr } : {}),
-          ...(item.options.seq !== undefined ? { seq: item.options.seq } : {}),
-          ...(item.options.ackRequest ? { ackRequest: true } : {}),
-        }),
+        // The sender id may have changed since send() (adopted instance id); both fields stay schema-valid.
+        frame: { ...item.frame, sender: this.#sender(), session_seq: seq },
       }));
       void this.#transmit(entry.item.frame);
       this.#scheduleRetransmit(entry.seq, 0);
