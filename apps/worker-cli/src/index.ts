@@ -19,4 +19,4 @@
  * @packageDocumentation
  */
 export { ExitCode, main, type MainIo } from './main.js';
-export { USAGE, parseCliArgs, type CliArgs } from './cli-args.js';
+export { SETTING_FLAGS, USAGE, parseCliArgs, type CliArgs } from './cli-args.js';
