@@ -8,7 +8,7 @@
 // the worker with SIGTERM. Exits 0 only if every outcome is the expected one
 // and the worker exited 0. Expects `pnpm build` to have run (`pnpm demo` does).
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +96,17 @@ async function main() {
   const killChild = () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
-  process.once('exit', killChild);
+  // On any way out, even process.exit(): no orphaned worker, no leftover folder.
+  process.once('exit', () => {
+    killChild();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      say(`demo interrupted by ${signal}`);
+      process.exit(130); // the 'exit' hook cleans up
+    });
+  }
   try {
     // An explicit config file, so no /etc/astraflow/worker.yaml or ./config of this machine leaks in.
     const configFile = join(dir, 'worker.yaml');
