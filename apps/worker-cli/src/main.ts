@@ -98,6 +98,8 @@ export async function main(io: MainIo): Promise<void> {
   let signals = 0;
   let worker: Worker | undefined;
   let exited = false;
+  let interrupted!: () => void;
+  const wasInterrupted = new Promise<void>((resolve) => (interrupted = resolve));
   const exit = (code: number): void => {
     if (exited) return;
     exited = true;
@@ -108,6 +110,7 @@ export async function main(io: MainIo): Promise<void> {
     if (signals > 1) {
       io.stderr.write(`astraflow-worker: second ${signal}, exiting without waiting for in-flight tasks\n`);
       exit(ExitCode.INTERRUPTED);
+      interrupted();
       return;
     }
     logger.info(
@@ -128,7 +131,8 @@ export async function main(io: MainIo): Promise<void> {
     }
     if (signals > 0) void worker.stop();
     try {
-      await worker.done;
+      // A second signal has already exited; main returns without waiting for the worker.
+      await Promise.race([worker.done, wasInterrupted]);
       exit(ExitCode.OK);
     } catch (err) {
       fatalLine(io, err, secret);
