@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
 import { startReferenceScheduler } from '@astraflow/testkit';
 
-const BIN = fileURLToPath(new URL('../apps/worker-cli/dist/bin.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../apps/worker-cli/bin/astraflow-worker.js', import.meta.url));
 const TOKEN = 'demo-token';
 /** The whole demo must be over well within 30 s. */
 const DEMO_DEADLINE_MS = 25_000;

@@ -21,7 +21,8 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     base: { pid: process.pid, ...options.base },
     redact: {
       paths: ['auth_token', '*.auth_token', 'token', '*.token', 'session_token', '*.session_token', 'headers.authorization'],
-      censor: '***',
+      // Unset secrets stay unset in the line, so logs still show whether one is configured.
+      censor: (value: unknown) => (value === undefined || value === null ? value : '***'),
     },
   };
   return options.destination ? pino(config, options.destination) : pino(config);

@@ -10,7 +10,7 @@ import { startReferenceScheduler, type ReferenceScheduler } from '@astraflow/tes
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOKEN, scratch, sleep, task } from './harness.js';
 
-const BIN = join(dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')), 'dist', 'bin.js');
+const BIN = join(dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')), 'bin', 'astraflow-worker.js');
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
