@@ -185,6 +185,19 @@ describe('dispatch: concurrency limits', () => {
     expect(errorOf(answer).code).toBe('E.TIMEOUT');
   });
 
+  it('cools a handler down after consecutive failures (handler_dispatch_max_failures)', async () => {
+    const h = await ready({
+      settings: { handler_dispatch_max_failures: 2, handler_dispatch_failure_cooldown_seconds: 60 },
+    });
+    harnesses.push(h);
+    for (let i = 0; i < 2; i++) {
+      expect(errorOf(await h.scheduler.dispatch(task('samples.fail')).done).code).toBe('E.RUNNER.FAILURE');
+    }
+    expect(errorOf(await h.scheduler.dispatch(task('samples.fail')).done).code).toBe('E.HANDLER.COOLDOWN');
+    // Other handlers are unaffected.
+    expect(resultOf(await h.scheduler.dispatch(task('echo.echo', { message: 'x' })).done).status).toBe('SUCCEEDED');
+  });
+
   it('keeps heartbeats on cadence while a CPU-bound sync handler runs (auto → thread)', async () => {
     const h = await ready({ settings: { heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 } });
     harnesses.push(h);

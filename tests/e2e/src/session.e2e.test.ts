@@ -25,7 +25,7 @@ async function sessionAgainst(scheduler: ReferenceScheduler, overrides: Record<s
   const settings = testSettings(dir, { scheduler_ws_url: scheduler.url, ...overrides });
   const session = new Session({
     config: settings,
-    transport: createWsTransport({ url: scheduler.url, token: settings.auth_token ?? '', pingIntervalMs: 0 }),
+    transport: createWsTransport({ url: settings.scheduler_ws_url, token: settings.auth_token ?? '', pingIntervalMs: 0 }),
     register,
     heartbeatMetrics: () => ({ inflight: 0 }),
   });
@@ -189,6 +189,19 @@ describe('authentication failures', () => {
     expect(AstraError.isInstance(err) && err.code.startsWith('E.AUTH.')).toBe(true);
     expect(String((err as Error).message)).toContain('401');
     expect(String((err as Error).message)).not.toContain('wrong-token');
+  });
+
+  it('ends with a protocol error when the upgrade is refused with 404 and abort-on-protocol is set', async () => {
+    const s = await scheduler();
+    const session = await sessionAgainst(s, {
+      scheduler_ws_url: s.url.replace('/ws/worker', '/not/the/endpoint'),
+      reconnect_abort_on_protocol_error: true,
+    });
+    const err = await session.done.then(() => undefined, (e: unknown) => e);
+    expect(AstraError.isInstance(err)).toBe(true);
+    expect(String((err as Error).message)).toMatch(/protocol/);
+    expect(String((err as Error).message)).toContain('404');
+    expect(session.state).toBe('CLOSED');
   });
 
   it('keeps retrying with growing, jittered delays when abort-on-auth is off', async () => {

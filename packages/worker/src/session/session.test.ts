@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AstraError, FrameType, type Frame } from '@astraflow/protocol';
+import { AstraError, FrameType, type Frame, type Transport, type TransportHandlers } from '@astraflow/protocol';
 import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Session } from './session.js';
@@ -51,8 +51,13 @@ function config(overrides: Partial<SessionConfig> = {}): SessionConfig {
   };
 }
 
-function start(transport: DummyTransport, overrides: Partial<SessionConfig> = {}): Session {
+function start(
+  transport: DummyTransport,
+  overrides: Partial<SessionConfig> = {},
+  onDropped?: (frame: Frame) => void,
+): Session {
   const session = new Session({
+    ...(onDropped ? { onDropped } : {}),
     config: config(overrides),
     transport,
     register: () => ({
@@ -158,6 +163,49 @@ describe('Session over the dummy transport', () => {
     expect(session.state).toBe('READY');
     await transport.send(FrameType.EXEC_DISPATCH, dispatch('after-garbage'));
     expect(((await session.receive()).payload as { task_id: string }).task_id).toBe('after-garbage');
+  });
+
+  it('hands frames the app queue drops to onDropped and counts them', async () => {
+    const transport = createDummyTransport();
+    const dropped: string[] = [];
+    const session = start(transport, { session_app_queue_max: 2, session_app_queue_overflow: 'drop_new' }, (f) =>
+      dropped.push((f.payload as { task_id: string }).task_id),
+    );
+    await session.whenReady(5000);
+    for (let i = 1; i <= 5; i++) await transport.send(FrameType.EXEC_DISPATCH, dispatch(`q${i}`));
+    await transport.waitFor((f) => f.type === FrameType.ACK && (f.payload as { ack_seq?: number }).ack_seq === 5);
+    expect(dropped).toEqual(['q3', 'q4', 'q5']);
+    expect(session.stats.appQueueDrops).toBe(3);
+    expect(((await session.receive()).payload as { task_id: string }).task_id).toBe('q1');
+  });
+
+  it('drops frames beyond transport_recv_queue_max (unacked, so the scheduler sends them again)', async () => {
+    // A transport that hands the test its callbacks, so frames can arrive in one synchronous burst.
+    let handlers: TransportHandlers | undefined;
+    const burstTransport: Transport = {
+      name: 'burst',
+      async connect(h) {
+        handlers = h;
+        return {
+          isOpen: true,
+          send: async () => {},
+          close: (code = 1000, reason = '') => h.onClose({ code, reason, failure: 'none' }),
+        };
+      },
+    };
+    const session = new Session({
+      config: config({ transport_recv_queue_max: 2 }),
+      transport: burstTransport,
+      register: () => ({ capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] } }),
+    });
+    sessions.push(session);
+    await session.start();
+    while (!handlers) await new Promise((r) => setTimeout(r, 5));
+    // The first frame starts the pump; the next two wait in the queue; the last two find it full.
+    for (let i = 0; i < 5; i++) handlers.onMessage(`not a frame ${i}`);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(session.stats.transportQueueDrops).toBe(2);
+    expect(session.stats.invalidFramesIn).toBe(3);
   });
 
   it('resumes after a disconnect and retransmits what was not acked', async () => {
