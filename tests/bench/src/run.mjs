@@ -79,7 +79,7 @@ async function benchDispatch() {
   const settings = loadSettings(
     {
       scheduler_ws_url: scheduler.url, auth_token: 'bench', packages_dir: join(dir, 'pkgs'),
-      data_dir: join(dir, 'data'), handler_dispatch_max_inflight: 16, ws_ping_interval_seconds: 0, log_level: 'error',
+      data_dir: join(dir, 'data'), handler_dispatch_max_inflight: 16, ws_ping_interval_seconds: 0, log_level: 'error', handler_exec_mode_default: process.env.BENCH_EXEC_MODE ?? 'auto',
     },
     { cwd: dir, env: {}, defaultPaths: [] },
   );
