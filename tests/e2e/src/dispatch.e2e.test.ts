@@ -240,6 +240,30 @@ describe('dispatch: overflow policies', () => {
   });
 });
 
+describe('dispatch: backpressure', () => {
+  it('makes progress with tiny blocking queues and a tiny scheduler window (acks never wait behind dispatches)', async () => {
+    const h = await ready({
+      scheduler: { windowSize: 2 },
+      settings: {
+        handler_dispatch_max_inflight: 2,
+        session_app_queue_max: 2,
+        session_app_queue_overflow: 'block',
+        handler_dispatch_queue_max: 2,
+        handler_dispatch_queue_overflow: 'block',
+        transport_recv_queue_max: 0,
+      },
+    });
+    try {
+      const handles = Array.from({ length: 200 }, (_, i) => h.scheduler.dispatch(task('samples.slow', { ms: i % 3 })));
+      const answers = await Promise.all(handles.map((x) => x.done));
+      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+      expect(h.scheduler.violations).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
 describe('dispatch: shutdown and drain', () => {
   it('cancels a running task at stop with E.RUNNER.CANCELLED and refuses new work while draining', async () => {
     const h = await ready();

@@ -184,7 +184,7 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout }>();
   readonly #outbox: OutboxItem[] = [];
   readonly #controlWaiters = new Set<ControlWaiter>();
-  readonly #transportQueue: string[] = [];
+  readonly #transportQueue: Inbound[] = [];
   #pumpingInbound = false;
   readonly #appQueue: BoundedQueue<Frame>;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -644,36 +644,14 @@ export class Session extends EventEmitter<SessionEvents> {
 
   // ---- inbound -----------------------------------------------------------
 
-  #onMessage(data: string): void {
-    const max = this.#config.transport_recv_queue_max;
-    if (max > 0 && this.#transportQueue.length >= max) {
-      // Not acked, so the scheduler sends it again: dropping here loses nothing.
-      this.stats.transportQueueDrops++;
-      this.#log.warn({ depth: this.#transportQueue.length }, 'transport receive queue full; frame dropped');
-      return;
-    }
-    this.#transportQueue.push(data);
-    this.stats.transportQueueDepth = this.#transportQueue.length;
-    if (!this.#pumpingInbound) void this.#pumpInbound();
-  }
-
-  async #pumpInbound(): Promise<void> {
-    this.#pumpingInbound = true;
-    try {
-      for (let raw = this.#transportQueue.shift(); raw !== undefined; raw = this.#transportQueue.shift()) {
-        this.stats.transportQueueDepth = this.#transportQueue.length;
-        try {
-          await this.#handleRaw(raw);
-        } catch (err) {
-          this.#log.error({ err }, 'unexpected error while handling an inbound frame');
-        }
-      }
-    } finally {
-      this.#pumpingInbound = false;
-    }
-  }
-
-  async #handleRaw(raw: string): Promise<void> {
+  /**
+   * Parses each frame as it arrives. Session frames (acks, accept, reset,
+   * drain) are handled at once; only numbered business frames wait in the
+   * transport queue. Otherwise an ack could sit behind business frames held
+   * up by a full app queue, while the handlers that would drain that queue
+   * wait for window credit only that ack can give.
+   */
+  #onMessage(raw: string): void {
     const parsed = parseFrame(raw, { maxBytes: this.#config.max_frame_bytes });
     if (!parsed.ok) {
       this.stats.invalidFramesIn++;
@@ -683,7 +661,7 @@ export class Session extends EventEmitter<SessionEvents> {
         // A sound envelope carrying a bad payload still takes its place in the stream, so
         // the scheduler gets an ack (no endless retransmission) and, for a dispatch, an answer.
         this.#log.warn({ code: error.code, type: error.type, id: error.id }, `invalid inbound frame: ${error.message}`);
-        await this.#handleNumbered(envelope, error);
+        this.#enqueue({ frame: envelope, invalid: error });
         return;
       }
       this.#log.warn(
@@ -695,11 +673,37 @@ export class Session extends EventEmitter<SessionEvents> {
     const frame = parsed.frame;
     this.stats.framesIn++;
     if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame) }, 'frame in');
-    if (isControlType(frame.type)) {
-      this.#handleControl(frame);
+    if (isControlType(frame.type)) this.#handleControl(frame);
+    else this.#enqueue({ frame });
+  }
+
+  #enqueue(item: Inbound): void {
+    const max = this.#config.transport_recv_queue_max;
+    if (max > 0 && this.#transportQueue.length >= max) {
+      // Not acked, so the scheduler sends it again: dropping here loses nothing.
+      this.stats.transportQueueDrops++;
+      this.#log.warn({ depth: this.#transportQueue.length, id: item.frame.id }, 'transport receive queue full; frame dropped');
       return;
     }
-    await this.#handleNumbered(frame);
+    this.#transportQueue.push(item);
+    this.stats.transportQueueDepth = this.#transportQueue.length;
+    if (!this.#pumpingInbound) void this.#pumpInbound();
+  }
+
+  async #pumpInbound(): Promise<void> {
+    this.#pumpingInbound = true;
+    try {
+      for (let item = this.#transportQueue.shift(); item !== undefined; item = this.#transportQueue.shift()) {
+        this.stats.transportQueueDepth = this.#transportQueue.length;
+        try {
+          await this.#handleNumbered(item.frame, item.invalid);
+        } catch (err) {
+          this.#log.error({ err }, 'unexpected error while handling an inbound frame');
+        }
+      }
+    } finally {
+      this.#pumpingInbound = false;
+    }
   }
 
   #handleControl(frame: Frame): void {
@@ -760,8 +764,10 @@ export class Session extends EventEmitter<SessionEvents> {
   #onReset(reset: ResetPayload): void {
     this.#log.warn({ code: reset.code, reason: reset.reason, retry_after_ms: reset.retry_after_ms }, 'session reset by scheduler');
     this.#forgetSession(`reset ${reset.code}`);
-    // The old numbering is gone with the session; re-number on the next accept.
+    // The old numbering is gone with the session: re-number on the next accept, and drop
+    // business frames still queued from it (the scheduler sends them again in the new one).
     this.#startFreshStreams();
+    this.#transportQueue.length = 0;
     if (typeof reset.retry_after_ms === 'number') this.#retryAfterMs = reset.retry_after_ms;
     const failure: FailureClass = isAuthErrorCode(reset.code) ? 'auth' : 'network';
     const error = new AstraError(reset.code, `session reset by scheduler: ${reset.code} ${reset.reason}`, {
