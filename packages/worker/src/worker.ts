@@ -24,6 +24,12 @@ import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-me
 import { Session } from './session/session.js';
 import type { SessionState } from './session/session-state.js';
 
+/**
+ * Frames that running tasks wait on: the session hands them over on arrival,
+ * so a full queue of new work can never hold them up (see `expressTypes`).
+ */
+const EXPRESS_TYPES: ReadonlySet<string> = new Set([FrameType.EXEC_NEXT_RESPONSE]);
+
 /** Options of {@link setup}. */
 export interface SetupOptions {
   /** Fully loaded settings; default `getSettings()` (or `loadSettings(overrides)` when `overrides` is given). */
@@ -284,7 +290,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
           runtimes: [...settings.runtime_names],
           features: [...settings.feature_flags],
         },
-        payload_types: [...(settings.payload_types ?? router.types())],
+        payload_types: [...(settings.payload_types ?? [...router.types(), ...EXPRESS_TYPES].sort())],
         packages: inventory.packages,
         manifests: inventory.manifests,
       };
@@ -295,6 +301,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       dispatch_queue_depth: router.queued,
     }),
     onDropped: (frame: Frame) => dispatchDropped(frame),
+    expressTypes: EXPRESS_TYPES,
+    onExpress: (frame) => next.handleResponse(frame as Frame<'biz.exec.next.response'>),
     onInvalid: (frame, error) => {
       if (frame.type === FrameType.EXEC_DISPATCH) void dispatch.rejectInvalid(frame, error);
     },
@@ -317,14 +325,6 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   };
   const pkg = createPackageCommandHandlers({ packages, outbox: session, reregister: () => session.reregister(), logger });
   router.register(FrameType.EXEC_DISPATCH, dispatch);
-  router.register(FrameType.EXEC_NEXT_RESPONSE, {
-    // Settled on arrival: a task waiting for this response holds a slot already.
-    admit: (frame) => {
-      next.handleResponse(frame as Frame<'biz.exec.next.response'>);
-      return false;
-    },
-    handle: async () => {},
-  });
   router.register(FrameType.PKG_INSTALL, pkg.install);
   router.register(FrameType.PKG_UNINSTALL, pkg.uninstall);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) router.register(type, handler);

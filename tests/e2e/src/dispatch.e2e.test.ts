@@ -264,6 +264,42 @@ describe('dispatch: backpressure', () => {
   });
 });
 
+describe('dispatch: middleware next under backpressure', () => {
+  it('settles ctx.next even when blocking queues are full of new dispatches', async () => {
+    const h = await ready({
+      settings: {
+        handler_dispatch_max_inflight: 2,
+        session_app_queue_max: 2,
+        session_app_queue_overflow: 'block',
+        handler_dispatch_queue_max: 2,
+        handler_dispatch_queue_overflow: 'block',
+      },
+    });
+    try {
+      const off = h.scheduler.onFrame((frame) => {
+        if (frame.type !== FrameType.EXEC_NEXT_REQUEST) return;
+        const req = frame.payload as { requestId: string; runId: string; nodeId: string; middlewareId: string };
+        // Answer late, after more dispatches have filled the worker's queues.
+        setTimeout(() => {
+          void h.scheduler.send(
+            FrameType.EXEC_NEXT_RESPONSE,
+            { requestId: req.requestId, runId: req.runId, nodeId: req.nodeId, middlewareId: req.middlewareId, result: { ok: true } },
+            { corr: req.requestId },
+          );
+        }, 30);
+      });
+      const handles = Array.from({ length: 40 }, () => h.scheduler.dispatch(task('samples.next')));
+      const answers = await Promise.all(handles.map((x) => x.done));
+      off();
+      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+      expect(answers.every((a) => (resultOf(a).result.next as { ok?: boolean }).ok === true)).toBe(true);
+      expect(h.scheduler.violations).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
 describe('dispatch: shutdown and drain', () => {
   it('cancels a running task at stop with E.RUNNER.CANCELLED and refuses new work while draining', async () => {
     const h = await ready();

@@ -101,7 +101,8 @@ export class NextBroker {
     const response: ExecNextResponsePayload = frame.payload;
     const pending = this.#pending.get(response.requestId);
     if (!pending) {
-      this.#log.warn({ requestId: response.requestId }, 'next response for an unknown or finished call ignored');
+      // Also the path of a retransmitted copy of a response already settled.
+      this.#log.debug({ requestId: response.requestId }, 'next response for an unknown or finished call ignored');
       return;
     }
     if (response.error) {

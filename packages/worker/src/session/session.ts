@@ -56,6 +56,16 @@ export interface SessionOptions {
    * waits for an answer. Without this callback such frames are dropped unacked.
    */
   onInvalid?(frame: Frame, error: FrameError): void;
+  /**
+   * Business frame types handed to {@link SessionOptions.onExpress} the moment
+   * they arrive, ahead of everything queued, instead of through the app queue.
+   * For answers that running work waits on (`biz.exec.next.response`): behind
+   * a full blocking queue they would wait for that very work to finish. They
+   * still take their turn in the window for acks and de-duplication.
+   */
+  expressTypes?: ReadonlySet<string>;
+  /** Receives express frames; called again for a retransmitted copy, so it must be idempotent. */
+  onExpress?(frame: Frame): void;
   /** Injectable randomness for jitter (tests). */
   random?: () => number;
 }
@@ -673,8 +683,18 @@ export class Session extends EventEmitter<SessionEvents> {
     const frame = parsed.frame;
     this.stats.framesIn++;
     if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame) }, 'frame in');
-    if (isControlType(frame.type)) this.#handleControl(frame);
-    else this.#enqueue({ frame });
+    if (isControlType(frame.type)) {
+      this.#handleControl(frame);
+      return;
+    }
+    if (this.#options.expressTypes?.has(frame.type) && isOpenState(this.#state)) {
+      try {
+        this.#options.onExpress?.(frame);
+      } catch (err) {
+        this.#log.error({ err, type: frame.type, id: frame.id }, 'express frame handler failed');
+      }
+    }
+    this.#enqueue({ frame });
   }
 
   #enqueue(item: Inbound): void {
@@ -800,6 +820,8 @@ export class Session extends EventEmitter<SessionEvents> {
         this.#options.onInvalid?.(next.frame, next.invalid);
         continue;
       }
+      if (this.#options.expressTypes?.has(next.frame.type)) continue; // handled on arrival
+
       const outcome = await this.#appQueue.push(next.frame);
       if (outcome.dropped) {
         this.stats.appQueueDrops++;
