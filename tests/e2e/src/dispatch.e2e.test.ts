@@ -320,6 +320,68 @@ describe('dispatch: shutdown and drain', () => {
   });
 });
 
+describe('dispatch: link kills, reordering and delays mid-stream', () => {
+  it('answers every dispatch exactly once and runs each task once across 10 kills', async () => {
+    const h = await ready({
+      scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 99 },
+      settings: { handler_dispatch_max_inflight: 8 },
+    });
+    try {
+      h.scheduler.faults.reorderIn = 0.05;
+      h.scheduler.faults.reorderOut = 0.05;
+      h.scheduler.faults.delayOutMs = 2;
+      const dispatches = Array.from({ length: 300 }, (_, i) => task('samples.slow', { ms: (i * 31) % 25 }));
+      const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+      let kills = 0;
+      const killer = (async () => {
+        while (kills < 10) {
+          await h.scheduler.waitForSession(undefined, 15_000);
+          await sleep(60);
+          if (h.scheduler.kill()) kills++;
+        }
+      })();
+      const answers = await Promise.all(handles.map((x) => x.done));
+      await killer;
+      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+      expect(answers.every((a) => resultOf(a).result.runs === 1)).toBe(true);
+      await h.scheduler.waitForSession(undefined, 15_000);
+      await sleep(300);
+      const answerFrames = h.scheduler.delivered.filter((f) => f.type === FrameType.EXEC_RESULT);
+      expect(answerFrames).toHaveLength(300);
+      expect(new Set(answerFrames.map((f) => f.corr)).size).toBe(300);
+      const ledgers = await Promise.all(dispatches.map((d) => runLedger(h, d)));
+      expect(ledgers.every((n) => n === 1)).toBe(true);
+      expect(h.scheduler.resumes.length).toBeGreaterThanOrEqual(10);
+      expect(h.scheduler.violations).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe('dispatch: session resets mid-stream', () => {
+  it('loses no answer and runs no task twice when the scheduler resets the session twice', async () => {
+    const h = await ready({ scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 5 } });
+    try {
+      const dispatches = Array.from({ length: 200 }, (_, i) => task('samples.slow', { ms: (i * 17) % 30 }));
+      const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+      for (let r = 0; r < 2; r++) {
+        await sleep(150);
+        await h.scheduler.waitForSession(undefined, 15_000);
+        h.scheduler.reset('E.SESSION.STALE_BINDING', 'scheduler failover', 20);
+      }
+      const answers = await Promise.all(handles.map((x) => x.done));
+      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+      const ledgers = await Promise.all(dispatches.map((d) => runLedger(h, d)));
+      expect(ledgers.every((n) => n === 1)).toBe(true);
+      expect(h.scheduler.handshakes.length).toBe(3);
+      expect(h.scheduler.violations).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
 describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
   it('answers every dispatch exactly once and runs each task once', async () => {
     const h = await ready({
