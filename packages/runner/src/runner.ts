@@ -1,5 +1,5 @@
 import { AstraError, ErrorCode, ExecErrorPayloadSchema, ExecResultPayloadSchema, createNoopLogger } from '@astraflow/protocol';
-import type { ExecErrorPayload, ExecResultPayload, Logger } from '@astraflow/protocol';
+import type { ExecErrorPayload, ExecResultPayload } from '@astraflow/protocol';
 import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/registry';
 import { errorMessage } from './error-message.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
