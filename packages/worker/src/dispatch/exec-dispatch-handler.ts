@@ -48,7 +48,11 @@ type Answer =
   | { type: typeof FrameType.EXEC_RESULT; payload: ExecResultPayload }
   | { type: typeof FrameType.EXEC_ERROR; payload: ExecErrorPayload };
 
-type Seen = { state: 'running' } | { state: 'answered'; answer: Answer };
+/**
+ * What became of a dispatch. An answer keeps its frame id once sent, so a repeat goes out under
+ * the same id and the scheduler can recognise it; `acked` tells whether it is still in flight.
+ */
+type Seen = { state: 'running' } | { state: 'answered'; answer: Answer; frameId?: string; acked: boolean };
 
 const COOLDOWN_CODE = ErrorCode.HANDLER_COOLDOWN;
 
@@ -104,8 +108,12 @@ export class ExecDispatchHandler implements RouteHandler {
       return false;
     }
     if (seen?.state === 'answered') {
-      this.#log.info({ id: frame.id, task_id: dispatch.task_id }, 'duplicate dispatch: sending the earlier answer again');
-      void this.#send(frame, seen.answer);
+      if (seen.acked) {
+        this.#log.info({ id: frame.id, task_id: dispatch.task_id }, 'duplicate dispatch: sending the earlier answer again');
+        void this.#send(frame, seen);
+      } else {
+        this.#log.info({ id: frame.id, task_id: dispatch.task_id }, 'duplicate dispatch: its answer is still on its way');
+      }
       return false;
     }
     if (this.#o.isDraining()) {
@@ -142,7 +150,7 @@ export class ExecDispatchHandler implements RouteHandler {
   rejectInvalid(frame: Frame, error: FrameError): Promise<void> {
     const key = dedupeKey(frame);
     const seen = this.#seen.get(key);
-    if (seen?.state === 'answered') return this.#send(frame, seen.answer);
+    if (seen?.state === 'answered') return seen.acked ? this.#send(frame, seen) : Promise.resolve();
     return this.#answerError(frame, ErrorCode.FRAME_INVALID, error.message, 'dispatch.validate');
   }
 
@@ -244,7 +252,8 @@ export class ExecDispatchHandler implements RouteHandler {
   async #finish(frame: Frame, answer: Answer): Promise<void> {
     const key = dedupeKey(frame);
     this.#seen.delete(key);
-    this.#seen.set(key, { state: 'answered', answer });
+    const record: Seen & { state: 'answered' } = { state: 'answered', answer, acked: false };
+    this.#seen.set(key, record);
     while (this.#seen.size > this.#remember) {
       const oldest = this.#seen.keys().next().value as string;
       if (this.#seen.get(oldest)?.state === 'running') break;
@@ -252,16 +261,26 @@ export class ExecDispatchHandler implements RouteHandler {
     }
     const ckey = (frame.payload as ExecDispatchPayload).concurrency_key;
     if (ckey !== undefined) this.#guard.release(ckey, key);
-    await this.#send(frame, answer);
+    await this.#send(frame, record);
   }
 
-  async #send(frame: Frame, answer: Answer): Promise<void> {
+  async #send(frame: Frame, record: Seen & { state: 'answered' }): Promise<void> {
+    const { answer } = record;
     try {
-      await this.#o.outbox.send(answer.type, answer.payload, {
+      const receipt = await this.#o.outbox.send(answer.type, answer.payload, {
         corr: frame.id,
         ...(typeof frame.seq === 'number' ? { seq: frame.seq } : {}),
+        ...(record.frameId !== undefined ? { id: record.frameId } : {}),
         ackRequest: true,
       });
+      record.frameId = receipt.frame.id;
+      record.acked = false;
+      receipt.acked.then(
+        () => {
+          record.acked = true;
+        },
+        () => {},
+      );
     } catch (err) {
       this.#log.error({ err, id: frame.id }, 'could not send the answer to a dispatch');
     }

@@ -79,6 +79,8 @@ export interface OutboundReceipt {
 
 /** Options of {@link Session.send}. */
 export interface SendOptions {
+  /** Frame id; default a fresh UUID. Reuse an id only to repeat a frame that was already acked. */
+  id?: string;
   corr?: string | null;
   seq?: number | null;
   /** Ask for an explicit ack naming the frame's id (every numbered frame is acked by window anyway). */
@@ -325,6 +327,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     // Built (and so validated) now, so a bad payload fails its caller instead of the pump.
     const frame = buildFrame(type, payload, {
+      ...(options.id !== undefined ? { id: options.id } : {}),
       sender: this.#sender(),
       tenant: this.#config.tenant,
       ...(options.corr !== undefined ? { corr: options.corr } : {}),
