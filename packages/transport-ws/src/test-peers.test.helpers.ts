@@ -6,7 +6,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createConnection, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Logger, LogLevel, TransportCloseInfo, TransportHandlers } from '@astraflow/protocol';
+import { AstraError, type Logger, type LogLevel, type TransportCloseInfo, type TransportHandlers } from '@astraflow/protocol';
+import { expect } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /** Things to close after each test. */
@@ -253,4 +254,15 @@ export function captureLogger(): { logger: Logger; entries: LogEntry[] } {
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Awaits a promise that must reject with an `AstraError`, and returns that error. */
+export async function rejection(promise: Promise<unknown>): Promise<AstraError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(AstraError.isInstance(err)).toBe(true);
+    return err as AstraError;
+  }
+  throw new Error('expected the promise to reject');
 }

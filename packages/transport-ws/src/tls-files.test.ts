@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { ErrorCode } from '@astraflow/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTlsFiles } from './tls-files.js';
+import { rejection } from './test-peers.test.helpers.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
@@ -20,16 +21,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<AstraError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(AstraError.isInstance(err)).toBe(true);
-    return err as AstraError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('readTlsFiles', () => {
   it('reads the given PEM files and leaves the others out', async () => {

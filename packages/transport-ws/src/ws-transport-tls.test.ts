@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { ErrorCode } from '@astraflow/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readTlsFiles } from './tls-files.js';
 import { createWsTransport } from './ws-transport.js';
-import { closeAllPeers, recorder, startWsPeer } from './test-peers.test.helpers.js';
+import { closeAllPeers, recorder, rejection, startWsPeer } from './test-peers.test.helpers.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).error === undefined;
 const skipNote = hasOpenssl ? '' : ' [skipped: openssl is not installed, cannot make a test certificate]';
@@ -40,16 +40,6 @@ afterAll(() => {
 afterEach(async () => {
   await closeAllPeers();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<AstraError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(AstraError.isInstance(err)).toBe(true);
-    return err as AstraError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('createWsTransport over wss://', () => {
   it.skipIf(!hasOpenssl)(`trusts a self-signed server through the ca option${skipNote}`, async () => {

@@ -6,6 +6,7 @@ import {
   closeAllPeers,
   closedPort,
   recorder,
+  rejection,
   sleep,
   startProxy,
   startRawUpgradePeer,
@@ -22,16 +23,6 @@ const open: TransportConnection[] = [];
 afterEach(() => {
   for (const c of open.splice(0)) if (c.isOpen) c.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<AstraError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(AstraError.isInstance(err)).toBe(true);
-    return err as AstraError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('createWsTransport: connecting', () => {
   it('opens a connection and round-trips text frames', async () => {
