@@ -10,6 +10,11 @@ const resultOf = (f: Frame) => f.payload as { status: string; result: Record<str
 const errorOf = (f: Frame) => f.payload as { code: string; message: string; context?: { where?: string; details?: Record<string, unknown> } };
 
 /** Largest number of [start, end] intervals that overlap at one instant. */
+/** `count` samples.slow dispatches whose sleeps spread over 0..maxMs−1 ms. */
+function slowTasks(count: number, stride: number, maxMs: number): ExecDispatchPayload[] {
+  return Array.from({ length: count }, (_, i) => task('samples.slow', { ms: (i * stride) % maxMs }));
+}
+
 function maxOverlap(intervals: Array<[number, number]>): number {
   const events = intervals.flatMap(([s, e]) => [[s, 1] as const, [e, -1] as const]);
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -49,7 +54,21 @@ async function expectEachAnsweredAndRunOnce(h: Harness, dispatches: ExecDispatch
   expect(h.scheduler.violations).toEqual([]);
 }
 
+/** Harnesses of the running test, torn down after it (see the file-level afterEach). */
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  for (const h of harnesses.splice(0)) await h.cleanup();
+});
+
+/** A worker READY against a fresh scheduler with the sample packages installed, cleaned up after the test. */
 async function ready(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
+  const h = await readyShared(options);
+  harnesses.push(h);
+  return h;
+}
+
+/** As {@link ready}, for a harness shared by a whole describe block, which cleans it up itself. */
+async function readyShared(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
   const h = await startHarness(options);
   await h.scheduler.waitForSession(undefined, 10_000);
   for (const name of ['echo', 'samples']) {
@@ -62,7 +81,7 @@ async function ready(options: Parameters<typeof startHarness>[0] = {}): Promise<
 describe('dispatch: results and errors', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await ready();
+    h = await readyShared();
   });
   afterAll(async () => {
     expect(h.scheduler.violations).toEqual([]);
@@ -174,14 +193,8 @@ describe('dispatch: results and errors', () => {
 });
 
 describe('dispatch: concurrency limits', () => {
-  const harnesses: Harness[] = [];
-  afterEach(async () => {
-    for (const h of harnesses.splice(0)) await h.cleanup();
-  });
-
   async function overlapOf(settings: Record<string, unknown>, count: number, nodeMs = 120): Promise<number> {
     const h = await ready({ settings });
-    harnesses.push(h);
     const answers = await Promise.all(
       Array.from({ length: count }, () => h.scheduler.dispatch(task('samples.slow', { ms: nodeMs })).done),
     );
@@ -203,7 +216,6 @@ describe('dispatch: concurrency limits', () => {
 
   it('answers a dispatch past handler_dispatch_timeout_seconds with E.TIMEOUT', async () => {
     const h = await ready({ settings: { handler_dispatch_timeout_seconds: 0.2 } });
-    harnesses.push(h);
     const answer = await h.scheduler.dispatch(task('samples.slow', { ms: 10_000 })).done;
     expect(errorOf(answer).code).toBe('E.TIMEOUT');
   });
@@ -212,7 +224,6 @@ describe('dispatch: concurrency limits', () => {
     const h = await ready({
       settings: { handler_dispatch_max_failures: 2, handler_dispatch_failure_cooldown_seconds: 60 },
     });
-    harnesses.push(h);
     for (let i = 0; i < 2; i++) {
       expect(errorOf(await h.scheduler.dispatch(task('samples.fail')).done).code).toBe('E.RUNNER.FAILURE');
     }
@@ -223,7 +234,6 @@ describe('dispatch: concurrency limits', () => {
 
   it('keeps heartbeats on cadence while a CPU-bound sync handler runs (auto → thread)', async () => {
     const h = await ready({ settings: { heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 } });
-    harnesses.push(h);
     // Warm the thread pool: spawning a thread is not what this test measures.
     await h.scheduler.dispatch(task('samples.cpu', { ms: 1 })).done;
     const d = task('samples.cpu', { ms: 1500 });
@@ -249,17 +259,13 @@ describe('dispatch: overflow policies', () => {
         handler_dispatch_queue_overflow: 'drop_oldest',
       },
     });
-    try {
-      const handles = Array.from({ length: 10 }, () => h.scheduler.dispatch(task('samples.slow', { ms: 100 })));
-      const answers = await Promise.all(handles.map((x) => x.done));
-      const codes = answers.map((a) => (a.type === FrameType.EXEC_RESULT ? resultOf(a).status : errorOf(a).code));
-      expect(codes.filter((c) => c === 'SUCCEEDED').length).toBeGreaterThanOrEqual(3);
-      expect(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length).toBeGreaterThanOrEqual(1);
-      expect(codes.every((c) => c === 'SUCCEEDED' || c === 'E.QUEUE.OVERFLOW')).toBe(true);
-      expect(h.worker.router.stats.dropped.queue_overflow).toBe(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length);
-    } finally {
-      await h.cleanup();
-    }
+    const handles = Array.from({ length: 10 }, () => h.scheduler.dispatch(task('samples.slow', { ms: 100 })));
+    const answers = await Promise.all(handles.map((x) => x.done));
+    const codes = answers.map((a) => (a.type === FrameType.EXEC_RESULT ? resultOf(a).status : errorOf(a).code));
+    expect(codes.filter((c) => c === 'SUCCEEDED').length).toBeGreaterThanOrEqual(3);
+    expect(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length).toBeGreaterThanOrEqual(1);
+    expect(codes.every((c) => c === 'SUCCEEDED' || c === 'E.QUEUE.OVERFLOW')).toBe(true);
+    expect(h.worker.router.stats.dropped.queue_overflow).toBe(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length);
   });
 });
 
@@ -276,14 +282,10 @@ describe('dispatch: backpressure', () => {
         transport_recv_queue_max: 0,
       },
     });
-    try {
-      const handles = Array.from({ length: 200 }, (_, i) => h.scheduler.dispatch(task('samples.slow', { ms: i % 3 })));
-      const answers = await Promise.all(handles.map((x) => x.done));
-      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
-      expect(h.scheduler.violations).toEqual([]);
-    } finally {
-      await h.cleanup();
-    }
+    const handles = slowTasks(200, 1, 3).map((d) => h.scheduler.dispatch(d));
+    const answers = await Promise.all(handles.map((x) => x.done));
+    expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+    expect(h.scheduler.violations).toEqual([]);
   });
 });
 
@@ -298,48 +300,40 @@ describe('dispatch: middleware next under backpressure', () => {
         handler_dispatch_queue_overflow: 'block',
       },
     });
-    try {
-      const off = h.scheduler.onFrame((frame) => {
-        if (frame.type !== FrameType.EXEC_NEXT_REQUEST) return;
-        const req = frame.payload as { requestId: string; runId: string; nodeId: string; middlewareId: string };
-        // Answer late, after more dispatches have filled the worker's queues.
-        setTimeout(() => {
-          void h.scheduler.send(
-            FrameType.EXEC_NEXT_RESPONSE,
-            { requestId: req.requestId, runId: req.runId, nodeId: req.nodeId, middlewareId: req.middlewareId, result: { ok: true } },
-            { corr: req.requestId },
-          );
-        }, 30);
-      });
-      const handles = Array.from({ length: 40 }, () => h.scheduler.dispatch(task('samples.next')));
-      const answers = await Promise.all(handles.map((x) => x.done));
-      off();
-      expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
-      expect(answers.every((a) => (resultOf(a).result.next as { ok?: boolean }).ok === true)).toBe(true);
-      expect(h.scheduler.violations).toEqual([]);
-    } finally {
-      await h.cleanup();
-    }
+    const off = h.scheduler.onFrame((frame) => {
+      if (frame.type !== FrameType.EXEC_NEXT_REQUEST) return;
+      const req = frame.payload as { requestId: string; runId: string; nodeId: string; middlewareId: string };
+      // Answer late, after more dispatches have filled the worker's queues.
+      setTimeout(() => {
+        void h.scheduler.send(
+          FrameType.EXEC_NEXT_RESPONSE,
+          { requestId: req.requestId, runId: req.runId, nodeId: req.nodeId, middlewareId: req.middlewareId, result: { ok: true } },
+          { corr: req.requestId },
+        );
+      }, 30);
+    });
+    const handles = Array.from({ length: 40 }, () => h.scheduler.dispatch(task('samples.next')));
+    const answers = await Promise.all(handles.map((x) => x.done));
+    off();
+    expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
+    expect(answers.every((a) => (resultOf(a).result.next as { ok?: boolean }).ok === true)).toBe(true);
+    expect(h.scheduler.violations).toEqual([]);
   });
 });
 
 describe('dispatch: shutdown and drain', () => {
   it('cancels a running task at stop with E.RUNNER.CANCELLED and refuses new work while draining', async () => {
     const h = await ready();
-    try {
-      const running = h.scheduler.dispatch(task('samples.slow', { ms: 10_000 }));
-      await sleep(100);
-      const stopping = h.worker.stop({ graceMs: 200, flushMs: 3000 });
-      await sleep(20);
-      const late = h.scheduler.dispatch(task('echo.echo', { message: 'late' }));
-      const [a, b] = await Promise.all([running.done, late.done]);
-      await stopping;
-      expect(errorOf(a).code).toBe('E.RUNNER.CANCELLED');
-      expect(errorOf(b).code).toBe('E.WORKER.DRAINING');
-      expect(h.scheduler.violations).toEqual([]);
-    } finally {
-      await h.cleanup();
-    }
+    const running = h.scheduler.dispatch(task('samples.slow', { ms: 10_000 }));
+    await sleep(100);
+    const stopping = h.worker.stop({ graceMs: 200, flushMs: 3000 });
+    await sleep(20);
+    const late = h.scheduler.dispatch(task('echo.echo', { message: 'late' }));
+    const [a, b] = await Promise.all([running.done, late.done]);
+    await stopping;
+    expect(errorOf(a).code).toBe('E.RUNNER.CANCELLED');
+    expect(errorOf(b).code).toBe('E.WORKER.DRAINING');
+    expect(h.scheduler.violations).toEqual([]);
   });
 });
 
@@ -349,48 +343,40 @@ describe('dispatch: link kills, reordering and delays mid-stream', () => {
       scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 99 },
       settings: { handler_dispatch_max_inflight: 8 },
     });
-    try {
-      h.scheduler.faults.reorderIn = 0.05;
-      h.scheduler.faults.reorderOut = 0.05;
-      h.scheduler.faults.delayOutMs = 2;
-      const dispatches = Array.from({ length: 300 }, (_, i) => task('samples.slow', { ms: (i * 31) % 25 }));
-      const handles = dispatches.map((d) => h.scheduler.dispatch(d));
-      let kills = 0;
-      const killer = (async () => {
-        while (kills < 10) {
-          await h.scheduler.waitForSession(undefined, 15_000);
-          await sleep(60);
-          if (h.scheduler.kill()) kills++;
-        }
-      })();
-      const answers = await Promise.all(handles.map((x) => x.done));
-      await killer;
-      await h.scheduler.waitForSession(undefined, 15_000);
-      await expectEachAnsweredAndRunOnce(h, dispatches, answers);
-      expect(h.scheduler.resumes.length).toBeGreaterThanOrEqual(10);
-    } finally {
-      await h.cleanup();
-    }
+    h.scheduler.faults.reorderIn = 0.05;
+    h.scheduler.faults.reorderOut = 0.05;
+    h.scheduler.faults.delayOutMs = 2;
+    const dispatches = slowTasks(300, 31, 25);
+    const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+    let kills = 0;
+    const killer = (async () => {
+      while (kills < 10) {
+        await h.scheduler.waitForSession(undefined, 15_000);
+        await sleep(60);
+        if (h.scheduler.kill()) kills++;
+      }
+    })();
+    const answers = await Promise.all(handles.map((x) => x.done));
+    await killer;
+    await h.scheduler.waitForSession(undefined, 15_000);
+    await expectEachAnsweredAndRunOnce(h, dispatches, answers);
+    expect(h.scheduler.resumes.length).toBeGreaterThanOrEqual(10);
   });
 });
 
 describe('dispatch: session resets mid-stream', () => {
   it('loses no answer and runs no task twice when the scheduler resets the session twice', async () => {
     const h = await ready({ scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 5 } });
-    try {
-      const dispatches = Array.from({ length: 200 }, (_, i) => task('samples.slow', { ms: (i * 17) % 30 }));
-      const handles = dispatches.map((d) => h.scheduler.dispatch(d));
-      for (let r = 0; r < 2; r++) {
-        await sleep(150);
-        await h.scheduler.waitForSession(undefined, 15_000);
-        h.scheduler.reset('E.SESSION.STALE_BINDING', 'scheduler failover', 20);
-      }
-      const answers = await Promise.all(handles.map((x) => x.done));
-      await expectEachAnsweredAndRunOnce(h, dispatches, answers);
-      expect(h.scheduler.handshakes.length).toBe(3);
-    } finally {
-      await h.cleanup();
+    const dispatches = slowTasks(200, 17, 30);
+    const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+    for (let r = 0; r < 2; r++) {
+      await sleep(150);
+      await h.scheduler.waitForSession(undefined, 15_000);
+      h.scheduler.reset('E.SESSION.STALE_BINDING', 'scheduler failover', 20);
     }
+    const answers = await Promise.all(handles.map((x) => x.done));
+    await expectEachAnsweredAndRunOnce(h, dispatches, answers);
+    expect(h.scheduler.handshakes.length).toBe(3);
   });
 });
 
@@ -400,20 +386,16 @@ describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
       scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 1234 },
       settings: { handler_dispatch_max_inflight: 16 },
     });
-    try {
-      h.scheduler.faults.dropIn = 0.05;
-      h.scheduler.faults.dupIn = 0.05;
-      h.scheduler.faults.dropOut = 0.05;
-      h.scheduler.faults.dupOut = 0.05;
-      const dispatches = Array.from({ length: 1000 }, (_, i) => task('samples.slow', { ms: (i * 7919) % 20 }));
-      const handles = dispatches.map((d) => h.scheduler.dispatch(d));
-      const answers = await Promise.all(handles.map((x) => x.done));
-      await expectEachAnsweredAndRunOnce(h, dispatches, answers);
-      expect(h.scheduler.retransmissions).toBeGreaterThan(0);
-      expect(h.scheduler.violations).toEqual([]);
-    } finally {
-      await h.cleanup();
-    }
+    h.scheduler.faults.dropIn = 0.05;
+    h.scheduler.faults.dupIn = 0.05;
+    h.scheduler.faults.dropOut = 0.05;
+    h.scheduler.faults.dupOut = 0.05;
+    const dispatches = slowTasks(1000, 7919, 20);
+    const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+    const answers = await Promise.all(handles.map((x) => x.done));
+    await expectEachAnsweredAndRunOnce(h, dispatches, answers);
+    expect(h.scheduler.retransmissions).toBeGreaterThan(0);
+    expect(h.scheduler.violations).toEqual([]);
   });
 });
 
