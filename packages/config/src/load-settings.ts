@@ -224,6 +224,7 @@ function checkRelations(resolved: ReadonlyMap<keyof Settings, Resolved>, secrets
   for (const [low, high] of [
     ['ack_retry_base_ms', 'ack_retry_max_ms'],
     ['reconnect_base_delay_seconds', 'reconnect_max_delay_seconds'],
+    ['thread_pool_min_threads', 'thread_pool_max_threads'],
   ] as const) {
     const lowValue = get(low).value as number;
     const highValue = get(high).value as number;

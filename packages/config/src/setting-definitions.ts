@@ -14,6 +14,7 @@ import {
   url,
   type FieldRule,
 } from './field-rules.js';
+import { availableParallelism } from 'node:os';
 import { packageVersion } from './package-version.js';
 import type { Settings } from './settings.js';
 
@@ -188,6 +189,47 @@ export const settingDefinitions: Definitions = {
     rule: oneOf(['auto', 'inline', 'thread']),
     default: 'auto',
     description: 'Execution mode when neither node nor adapter sets one (auto: async inline, sync in a thread).',
+  },
+  handler_dispatch_max_queue_wait_seconds: {
+    rule: number({ min: 0, max: 86_400 }),
+    default: 60,
+    description: 'Longest a dispatch may wait inside the worker before its handler starts; then refused as overloaded; 0 = no limit.',
+  },
+  thread_pool_min_threads: {
+    rule: integer(0, 1024),
+    default: 1,
+    description: 'Threads started and kept warm once a package with thread handlers is loaded; 0 = start on demand.',
+  },
+  thread_pool_max_threads: {
+    rule: integer(1, 1024),
+    default: () => Math.max(1, availableParallelism()),
+    defaultText: 'the number of CPU cores',
+    description: 'Most worker threads running thread-mode handlers at once; must be ≥ thread_pool_min_threads.',
+  },
+  thread_pool_idle_timeout_seconds: {
+    rule: number({ min: 0, max: 86_400 }),
+    default: 30,
+    description: 'Seconds an idle thread above thread_pool_min_threads lives before it is retired.',
+  },
+  load_sample_interval_seconds: {
+    rule: number({ min: 0.01, max: 60 }),
+    default: 1,
+    description: 'How often event-loop delay and heap use are sampled for admission by load (seconds).',
+  },
+  load_event_loop_delay_max_ms: {
+    rule: number({ min: 0, max: 600_000 }),
+    default: 1000,
+    description: 'p99 event-loop delay (ms) above which the worker is overloaded and refuses new tasks; 0 = off.',
+  },
+  load_heap_used_max_pct: {
+    rule: number({ min: 0, max: 100 }),
+    default: 90,
+    description: 'Heap use, in % of the heap limit, above which the worker is overloaded and refuses new tasks; 0 = off.',
+  },
+  load_recover_pct: {
+    rule: number({ min: 1, max: 100 }),
+    default: 70,
+    description: 'An overloaded worker recovers once every load figure is below this % of its threshold (hysteresis).',
   },
   concurrency_max_parallel: {
     rule: integer(1),

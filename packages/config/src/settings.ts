@@ -87,6 +87,22 @@ export interface Settings {
   readonly handler_dispatch_failure_cooldown_seconds: number;
   /** Execution mode when neither node nor adapter sets one. */
   readonly handler_exec_mode_default: HandlerExecModeDefault;
+  /** Longest wait inside the worker before a handler starts, in seconds; 0 = no limit. */
+  readonly handler_dispatch_max_queue_wait_seconds: number;
+  /** Threads kept warm once a package with thread handlers is loaded. */
+  readonly thread_pool_min_threads: number;
+  /** Most worker threads at once. */
+  readonly thread_pool_max_threads: number;
+  /** Seconds an idle thread above the minimum lives. */
+  readonly thread_pool_idle_timeout_seconds: number;
+  /** Seconds between load samples (event-loop delay, heap use). */
+  readonly load_sample_interval_seconds: number;
+  /** p99 event-loop delay in ms that makes the worker overloaded; 0 = off. */
+  readonly load_event_loop_delay_max_ms: number;
+  /** Heap use in % of the heap limit that makes the worker overloaded; 0 = off. */
+  readonly load_heap_used_max_pct: number;
+  /** % of each threshold the load must fall below to recover. */
+  readonly load_recover_pct: number;
   /** Parallel tasks advertised in `control.register`. */
   readonly concurrency_max_parallel: number;
   /** Running-task cap per node type, enforced locally and advertised. */
