@@ -5,7 +5,7 @@ import type { NormalizedResult } from './normalize-result.js';
 import type { HandlerContext, NextCall } from './types.js';
 
 /** Where a task failed; becomes `context.where = runner.<stage>`. */
-export type FailureStage = 'resolve' | 'prepare' | 'handler' | 'result' | 'timeout' | 'cancel';
+export type FailureStage = 'resolve' | 'prepare' | 'queue' | 'handler' | 'result' | 'timeout' | 'cancel';
 
 /** How one handler invocation ended. */
 export type ExecutionResult =
@@ -16,6 +16,8 @@ export type ExecutionResult =
 export interface Execution {
   /** Settles with the outcome; never rejects. */
   readonly result: Promise<ExecutionResult>;
+  /** Resolves when the handler begins (inline: at once; thread: when a thread takes the task from the pool queue). */
+  readonly started: Promise<void>;
   /** Resolves once the handler has really stopped (its promise settled, or its thread ended); never rejects. */
   readonly finished: Promise<void>;
   /** Fires `ctx.signal` with `reason`; a thread that does not stop in time is terminated. */

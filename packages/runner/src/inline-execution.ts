@@ -17,7 +17,12 @@ export function startInline(env: ExecutionEnv): Execution {
   const fn = handler.fn as ((ctx: HandlerContext) => unknown) | undefined;
   if (fn === undefined) {
     const error = new AstraError(ErrorCode.RUNNER_FAILURE, `${handler.nodeType} has no loaded handler`);
-    return { result: Promise.resolve({ ok: false, stage: 'resolve', error }), finished: Promise.resolve(), abort: () => {} };
+    return {
+      result: Promise.resolve({ ok: false, stage: 'resolve', error }),
+      started: Promise.resolve(),
+      finished: Promise.resolve(),
+      abort: () => {},
+    };
   }
   const ctx: HandlerContext = {
     ...env.context,
@@ -44,6 +49,7 @@ export function startInline(env: ExecutionEnv): Execution {
   );
   return {
     result,
+    started: Promise.resolve(),
     finished: running.then(
       () => undefined,
       () => undefined,

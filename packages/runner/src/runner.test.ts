@@ -541,6 +541,60 @@ describe('createRunner: threads and lifecycle', () => {
     expect(after.payload.code).toBe('E.RUNNER.CANCELLED');
   });
 
+  it('starts the timeout when a thread takes the task, not while it waits in the pool queue', async () => {
+    const local = createFixtureResolver([await fixtureHandler('busy', { execMode: 'thread' })]);
+    const pooled = createRunner({ resolver: local, dataDir: dataRoot, threads: { minThreads: 1, maxThreads: 1 } });
+    try {
+      const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}), timeoutMs: 600 };
+      // One thread, three 300 ms tasks: the last waits ~600 ms, which must not count against its 600 ms.
+      const outcomes = await Promise.all([1, 2, 3].map(() => pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 300 }) })));
+      expect(outcomes.map((o) => o.kind)).toEqual(['result', 'result', 'result']);
+    } finally {
+      await pooled.close();
+    }
+  });
+
+  it('ends a task still waiting for a thread after startTimeoutMs as overloaded, without running it', async () => {
+    const local = createFixtureResolver([await fixtureHandler('busy', { execMode: 'thread' })]);
+    const pooled = createRunner({ resolver: local, dataDir: dataRoot, threads: { maxThreads: 1 } });
+    try {
+      const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}), startTimeoutMs: 150 };
+      const first = pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 700 }) });
+      const second = await pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 10 }) });
+      const { payload } = expectError(second);
+      expect(payload.code).toBe('E.RUNNER.CANCELLED');
+      expect(payload.context?.where).toBe('runner.queue');
+      expect(payload.context?.details).toMatchObject({ reason: 'overloaded', retry_after_ms: expect.any(Number) });
+      expect(expectResult(await first).payload.status).toBe('SUCCEEDED');
+    } finally {
+      await pooled.close();
+    }
+  });
+
+  it('gives an outcome whose settled promise waits for an inline handler that ignores its timeout', async () => {
+    const started = performance.now();
+    const { outcome } = await run('ignoresSignal.inline', { ms: 400 }, { timeoutMs: 50 });
+    expect(expectError(outcome).payload.code).toBe('E.TIMEOUT');
+    expect(performance.now() - started).toBeLessThan(350);
+    await outcome.settled;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+  });
+
+  it('prewarms threads for thread-mode handlers only', async () => {
+    const busy = await fixtureHandler('busy', { execMode: 'thread' });
+    const inline = await fixtureHandler('echoAsync', { execMode: 'inline' });
+    const warm = createRunner({ resolver: createFixtureResolver([busy]), dataDir: dataRoot, threads: { minThreads: 1 } });
+    try {
+      expect(await warm.prewarm([inline])).toBe(0);
+      expect(await warm.prewarm([busy, inline])).toBe(1);
+    } finally {
+      await warm.close();
+    }
+    const cold = createRunner({ resolver: createFixtureResolver([busy]), dataDir: dataRoot, threads: { minThreads: 0 } });
+    expect(await cold.prewarm([busy])).toBe(0);
+    await cold.close();
+  });
+
   it('refuses invalid options', () => {
     expect(() => createRunner({ resolver, dataDir: dataRoot, defaultExecMode: 'sometimes' as 'auto' })).toThrow(/defaultExecMode/);
     expect(() => createRunner({ resolver, dataDir: dataRoot, threads: { maxThreads: 0 } })).toThrow(/maxThreads/);

@@ -39,7 +39,10 @@ function cancelError(reason: unknown): AstraError {
   });
 }
 
-type Aborted = { aborted: AstraError; stage: FailureStage };
+type Aborted = { aborted: AstraError; stage: FailureStage; details?: Record<string, unknown> };
+
+/** How long a task refused for a full thread pool tells the scheduler to wait before trying this worker again. */
+const POOL_RETRY_AFTER_MS = 1000;
 
 function abortStage(error: AstraError): FailureStage {
   return error.code === ErrorCode.TIMEOUT ? 'timeout' : 'cancel';
@@ -119,7 +122,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
     let execution: Execution | undefined;
     try {
-      return await runLeased(lease.handler);
+      const outcome = await runLeased(lease.handler);
+      return execution === undefined ? outcome : { ...outcome, settled: execution.finished };
     } catch (error) {
       // Every expected failure is handled below; this is a bug in the runner itself.
       return errorOutcome('handler', AstraError.wrap(error, ErrorCode.INTERNAL));
@@ -177,20 +181,25 @@ export function createRunner(options: RunnerOptions): Runner {
       let onAborted!: (value: Aborted) => void;
       const aborted = new Promise<Aborted>((resolve) => (onAborted = resolve));
       let decided = false;
-      const abort = (error: AstraError, stage: FailureStage): void => {
+      const abort = (error: AstraError, stage: FailureStage, details?: Record<string, unknown>): void => {
         if (decided) return;
         decided = true;
         execution?.abort(error);
-        onAborted({ aborted: error, stage });
+        onAborted(details === undefined ? { aborted: error, stage } : { aborted: error, stage, details });
       };
       const timeoutMs = effectiveTimeout(task.timeoutMs, dispatch.constraints?.timeout_ms);
-      const timer =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(
-              () => abort(new AstraError(ErrorCode.TIMEOUT, `handler did not finish within ${timeoutMs} ms`), 'timeout'),
-              timeoutMs,
-            );
+      const startTimeoutMs = effectiveTimeout(task.startTimeoutMs, undefined);
+      // The handler's clock starts when the handler does, not while it waits for a thread.
+      let timer: NodeJS.Timeout | undefined;
+      let startTimer: NodeJS.Timeout | undefined;
+      const startClock = (): void => {
+        clearTimeout(startTimer);
+        if (decided || timeoutMs === undefined) return;
+        timer = setTimeout(
+          () => abort(new AstraError(ErrorCode.TIMEOUT, `handler did not finish within ${timeoutMs} ms`), 'timeout'),
+          clampTimer(timeoutMs),
+        );
+      };
       const onCancel = (): void => {
         const error = cancelError(task.signal?.reason);
         abort(error, abortStage(error));
@@ -204,11 +213,24 @@ export function createRunner(options: RunnerOptions): Runner {
         if (!decided) {
           logger.debug({ exec_mode: execMode, node_type: dispatch.node_type }, 'running handler');
           execution = execMode === 'inline' ? startInline(env) : startThread(env, pool);
+          if (startTimeoutMs !== undefined) {
+            startTimer = setTimeout(
+              () =>
+                abort(
+                  new AstraError(ErrorCode.RUNNER_CANCELLED, `no free thread within ${startTimeoutMs} ms; the worker is overloaded`),
+                  'queue',
+                  { reason: 'overloaded', retry_after_ms: POOL_RETRY_AFTER_MS },
+                ),
+              clampTimer(startTimeoutMs),
+            );
+          }
+          void execution.started.then(startClock);
         }
         first = await Promise.race(execution === undefined ? [aborted] : [execution.result, aborted]);
-        decided = true;
       } finally {
+        decided = true;
         clearTimeout(timer);
+        clearTimeout(startTimer);
         task.signal?.removeEventListener('abort', onCancel);
       }
 
@@ -218,7 +240,7 @@ export function createRunner(options: RunnerOptions): Runner {
       feedback.close();
       taskEnded = true;
 
-      if ('aborted' in first) return errorOutcome(first.stage, first.aborted);
+      if ('aborted' in first) return errorOutcome(first.stage, first.aborted, first.details);
       if (!first.ok) return errorOutcome(first.stage, first.error);
       return resultOutcome(first.result, handler, execMode);
     }
@@ -260,11 +282,31 @@ export function createRunner(options: RunnerOptions): Runner {
           payload: { code: wrapped.code, message: wrapped.message || 'runner failure', context: { where: 'runner.resolve' } },
         };
       }),
+    async prewarm(handlers) {
+      const threaded = handlers.filter((h) => h.fn !== undefined && resolveExecMode(h, defaultMode) === 'thread');
+      if (closed || threaded.length === 0) return 0;
+      const warmed = await pool.warm(
+        threaded.map((h) => ({
+          modulePath: h.modulePath,
+          exportName: h.exportName,
+          handlerName: h.handlerName,
+          cacheKey: h.cacheKey,
+          packageRoot: h.packageRoot,
+        })),
+      );
+      baseLogger.debug({ threads: warmed, handlers: threaded.length }, 'thread pool warmed');
+      return warmed;
+    },
     async close() {
       closed = true;
       await pool.close();
     },
   };
+}
+
+/** Node's setTimeout fires at once for delays past 2^31−1 ms; a longer timeout is as good as none, so cap it there. */
+function clampTimer(ms: number): number {
+  return Math.min(ms, 2 ** 31 - 1);
 }
 
 /** The tighter of the caller's timeout and the dispatch's `constraints.timeout_ms`. */

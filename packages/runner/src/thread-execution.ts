@@ -52,6 +52,9 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
   let abortReason: AstraError | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let portOpen = true;
+  let hasStarted = false;
+  let onStarted!: () => void;
+  const started = new Promise<void>((resolve) => (onStarted = resolve));
 
   const post = (message: MainToThread): void => {
     if (portOpen) port1.postMessage(message);
@@ -60,6 +63,10 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
   const handle = (message: ThreadToMain): void => {
     try {
       switch (message.t) {
+        case 'started':
+          hasStarted = true;
+          onStarted();
+          break;
         case 'feedback':
           if (message.id === undefined) {
             feedback.sendNowait(message.body);
@@ -145,10 +152,16 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
 
   return {
     result,
+    started,
     finished,
     abort(reason) {
       if (abortReason !== undefined) return;
       abortReason = reason;
+      if (!hasStarted) {
+        // Still in the pool queue: withdraw it before a thread picks it up.
+        kill.abort(reason);
+        return;
+      }
       post({ t: 'abort', reason: toWireError(reason, ErrorCode.RUNNER_CANCELLED) });
       killTimer = setTimeout(() => kill.abort(reason), graceMs);
     },

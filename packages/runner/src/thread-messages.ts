@@ -30,6 +30,14 @@ export interface ThreadTask {
   port: MessagePort;
 }
 
+/** Where a handler's module lives: enough to load it inside a thread. */
+export type ThreadHandlerRef = Pick<ThreadTask, 'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot'>;
+
+/** Loads handler modules into a thread ahead of its first task (pool pre-warm); replies `{"warmed": n}`. */
+export interface WarmTask {
+  warm: ThreadHandlerRef[];
+}
+
 /** Where a thread-side failure happened, mirrored into `context.where`. */
 export type ThreadFailureStage = 'resolve' | 'handler' | 'result';
 
@@ -38,8 +46,9 @@ export type ThreadReply =
   | { ok: true; result: NormalizedResult }
   | { ok: false; stage: ThreadFailureStage; error: WireError };
 
-/** Thread → main messages. */
+/** Thread → main messages. `started`: a thread picked the task up, so its time in the pool queue is over. */
 export type ThreadToMain =
+  | { t: 'started' }
   | { t: 'feedback'; body: FeedbackBody; id?: number }
   | { t: 'text'; text: string; channel: FeedbackChannelName }
   | { t: 'log'; level: LogLevel; bindings: Record<string, unknown>; fields?: Record<string, unknown>; msg?: string }

@@ -2,13 +2,19 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
-import type { ThreadTask } from './thread-messages.js';
+import type { ThreadHandlerRef, ThreadTask, WarmTask } from './thread-messages.js';
 import type { RunnerThreadOptions } from './types.js';
 
 /** The worker-thread pool the runner sends `thread` handlers to. */
 export interface ThreadPool {
   /** Runs one task; the promise rejects if `signal` aborts (the thread is then terminated) or the pool closes. */
   run(task: ThreadTask, signal: AbortSignal): Promise<string>;
+  /**
+   * Starts the pool if needed and loads `handlers` into its idle threads, so
+   * the first task does not pay for a thread start or a module load.
+   * Resolves with how many threads were warmed; never rejects.
+   */
+  warm(handlers: ThreadHandlerRef[]): Promise<number>;
   /** True once {@link close} was called. */
   readonly closed: boolean;
   /** Terminates every thread; running tasks reject. */
@@ -31,9 +37,12 @@ function checkCount(value: number | undefined, name: string, min: number): void 
   }
 }
 
+/** How long a warm-up task may take before its thread is terminated (a module that hangs while loading). */
+export const WARM_TIMEOUT_MS = 30_000;
+
 /**
- * A piscina pool started on first use, so a runner whose handlers all run
- * inline never spawns a thread.
+ * A piscina pool started on first use or warm-up, so a runner whose handlers
+ * all run inline never spawns a thread.
  */
 export function createThreadPool(options: RunnerThreadOptions = {}): ThreadPool {
   checkCount(options.minThreads, 'threads.minThreads', 0);
@@ -43,6 +52,15 @@ export function createThreadPool(options: RunnerThreadOptions = {}): ThreadPool 
   const minThreads = Math.min(options.minThreads ?? 0, maxThreads);
   let piscina: Piscina | undefined;
   let closed = false;
+  const start = (): Piscina =>
+    (piscina ??= new Piscina({
+      filename: threadWorkerPath(),
+      minThreads,
+      maxThreads,
+      idleTimeout: options.idleTimeoutMs ?? 30_000,
+      // Between tasks a thread must keep serving its event loop (no Atomics.wait parking).
+      atomics: 'disabled',
+    }));
 
   return {
     get closed() {
@@ -50,15 +68,16 @@ export function createThreadPool(options: RunnerThreadOptions = {}): ThreadPool 
     },
     run(task, signal) {
       if (closed) return Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'the thread pool is closed'));
-      piscina ??= new Piscina({
-        filename: threadWorkerPath(),
-        minThreads,
-        maxThreads,
-        idleTimeout: options.idleTimeoutMs ?? 30_000,
-        // Between tasks a thread must keep serving its event loop (no Atomics.wait parking).
-        atomics: 'disabled',
-      });
-      return piscina.run(task, { transferList: [task.port], signal }) as Promise<string>;
+      return start().run(task, { transferList: [task.port], signal }) as Promise<string>;
+    },
+    async warm(handlers) {
+      if (closed || handlers.length === 0 || minThreads === 0) return 0;
+      const pool = start();
+      const task: WarmTask = { warm: handlers };
+      // One warm-up per kept thread; each thread takes one task at a time, so they spread over the threads.
+      const runs = Array.from({ length: minThreads }, () => pool.run(task, { signal: AbortSignal.timeout(WARM_TIMEOUT_MS) }) as Promise<string>);
+      const settled = await Promise.allSettled(runs);
+      return settled.filter((entry) => entry.status === 'fulfilled').length;
     },
     async close() {
       closed = true;

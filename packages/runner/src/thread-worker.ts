@@ -13,14 +13,22 @@ import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
 import { createPortLogger } from './port-logger.js';
 import { toWireError } from './thread-messages.js';
-import type { MainToThread, ThreadReply, ThreadTask, ThreadToMain, WireError } from './thread-messages.js';
+import type {
+  MainToThread,
+  ThreadHandlerRef,
+  ThreadReply,
+  ThreadTask,
+  ThreadToMain,
+  WarmTask,
+  WireError,
+} from './thread-messages.js';
 import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextOptions } from './types.js';
 
 type Handler = (ctx: HandlerContext) => unknown;
 
 const handlers = new Map<string, Promise<Handler>>();
 
-function getHandler(task: ThreadTask): Promise<Handler> {
+function getHandler(task: ThreadHandlerRef): Promise<Handler> {
   const key = [task.modulePath, task.exportName ?? '', task.handlerName, task.cacheKey ?? ''].join('\u0000');
   let entry = handlers.get(key);
   if (entry === undefined) {
@@ -153,8 +161,11 @@ function reply(value: ThreadReply): string {
  * Never throws: failures are part of the reply so their codes survive the
  * thread boundary.
  */
-export default async function runThreadTask(task: ThreadTask): Promise<string> {
+export default async function runThreadTask(task: ThreadTask | WarmTask): Promise<string> {
+  if ('warm' in task) return warm(task);
   const bridge = new Bridge(task.port);
+  // First, so the main thread starts the handler's clock now and not while the task sat in the pool queue.
+  bridge.post({ t: 'started' });
   try {
     let handler: Handler;
     try {
@@ -176,4 +187,10 @@ export default async function runThreadTask(task: ThreadTask): Promise<string> {
   } finally {
     bridge.close();
   }
+}
+
+/** Loads every listed module into this thread's cache; a module that fails is left for its first task to report. */
+async function warm(task: WarmTask): Promise<string> {
+  const loaded = await Promise.allSettled(task.warm.map((ref) => getHandler(ref)));
+  return JSON.stringify({ warmed: loaded.filter((entry) => entry.status === 'fulfilled').length });
 }

@@ -6,7 +6,7 @@ import type {
   Logger,
   ResourceRef,
 } from '@astraflow/protocol';
-import type { ExecMode, HandlerResolver } from '@astraflow/registry';
+import type { ExecMode, HandlerResolver, RegisteredHandler } from '@astraflow/registry';
 
 /** A `biz.exec.feedback` payload without the ids (the worker adds `run_id`/`task_id`). */
 export type FeedbackBody = Omit<ExecFeedbackPayload, 'run_id' | 'task_id'>;
@@ -70,7 +70,7 @@ export interface HandlerContext {
 
 /** Worker-thread pool settings. */
 export interface RunnerThreadOptions {
-  /** Threads kept alive when idle (default 0: threads start on first use). */
+  /** Threads started with the pool (on first use or {@link Runner.prewarm}) and kept alive when idle (default 0). */
   minThreads?: number;
   /** Upper bound of concurrently running thread handlers (default: available parallelism, at least 2). */
   maxThreads?: number;
@@ -106,8 +106,14 @@ export interface RunTask {
   tenant: string;
   /** The caller's cancel; an `AstraError` reason supplies the answer's code (default `E.RUNNER.CANCELLED`). */
   signal?: AbortSignal;
-  /** Aborts `ctx.signal` and answers `E.TIMEOUT` once elapsed. */
+  /** Aborts `ctx.signal` and answers `E.TIMEOUT` once elapsed; counted from the moment the handler starts. */
   timeoutMs?: number;
+  /**
+   * Longest wait for the handler to start (a thread-mode task waits in the pool
+   * queue for a free thread). Past it the task ends without running, as
+   * `E.RUNNER.CANCELLED` with `details.reason: "overloaded"`.
+   */
+  startTimeoutMs?: number;
   /** Sends one feedback frame; resolves when the worker accepted it (this is the backpressure). */
   emitFeedback(body: FeedbackBody): Promise<void>;
   /** Sends `biz.exec.next.request` and resolves with the response's `result`. */
@@ -117,14 +123,29 @@ export interface RunTask {
 }
 
 /** How a task ended: a `biz.exec.result` or a `biz.exec.error` payload, ready to send. */
-export type RunOutcome =
+export type RunOutcome = (
   | { kind: 'result'; payload: ExecResultPayload; execMode: 'inline' | 'thread' }
-  | { kind: 'error'; payload: ExecErrorPayload; execMode?: 'inline' | 'thread' };
+  | { kind: 'error'; payload: ExecErrorPayload; execMode?: 'inline' | 'thread' }
+) & {
+  /**
+   * Resolves once the handler's code has really stopped. An inline handler
+   * that ignores `ctx.signal` runs on after its timeout answer and cannot be
+   * killed; callers that cap concurrency should hold its slot until then.
+   * Absent when no handler code ran.
+   */
+  settled?: Promise<void>;
+};
 
 /** Runs dispatches. Create with {@link createRunner}. */
 export interface Runner {
   /** Runs one task. Never rejects: every failure becomes an `error` outcome. */
   run(task: RunTask): Promise<RunOutcome>;
+  /**
+   * Pre-warms the thread pool for the `thread`-mode handlers among `handlers`
+   * (call it when packages load): threads start and load those modules now,
+   * not on the first task. Resolves with the threads warmed; never rejects.
+   */
+  prewarm(handlers: readonly RegisteredHandler[]): Promise<number>;
   /** Destroys the thread pool; running thread tasks end with `E.RUNNER.CANCELLED`. */
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { FailureCooldown } from './failure-cooldown.js';
 import { Semaphore } from './semaphore.js';
 
 /** Why a frame did not reach its handler. */
-export type DropReason = 'queue_overflow' | 'cooldown' | 'shutdown';
+export type DropReason = 'queue_overflow' | 'cooldown' | 'shutdown' | 'overloaded';
 
 /** Per-invocation context given to a {@link RouteHandler}. */
 export interface RouteContext {
@@ -14,6 +14,8 @@ export interface RouteContext {
   signal: AbortSignal;
   /** Where replies go (the session's reliable stream). */
   outbox: Outbox;
+  /** How long the frame waited in its queue before this invocation (ms). */
+  queuedMs: number;
 }
 
 /**
@@ -33,6 +35,16 @@ export interface RouteHandler {
   onDropped?(frame: Frame, reason: DropReason): void;
   /** True when the handler applies `handler_dispatch_timeout_seconds` itself (the dispatch handler answers `E.TIMEOUT`). */
   ownsTimeout?: boolean;
+  /**
+   * Asked before a queued frame takes an in-flight slot. Return a release
+   * function when it may start now (the router calls it once the invocation
+   * settles), or undefined to leave it queued: later frames that may start
+   * go first, so a frame waiting for its own limit (e.g. a node type's)
+   * neither holds a slot nor blocks the rest. Frames passed over keep their order.
+   */
+  claim?(frame: Frame): (() => void) | undefined;
+  /** Frames queued longer than this (ms) are dropped with reason `overloaded`; 0 or absent = no limit. */
+  readonly maxQueueWaitMs?: number;
 }
 
 /** The routing settings (names as in WORKER.md). */
@@ -56,19 +68,33 @@ export interface RouterStats {
   handlerTimeouts: number;
 }
 
+interface Queued {
+  frame: Frame;
+  /** `performance.now()` when it was queued. */
+  at: number;
+}
+
 interface Lane {
   type: string;
-  queue: BoundedQueue<Frame>;
+  queue: BoundedQueue<Queued>;
   consuming: boolean;
   idleTimer: NodeJS.Timeout | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** Set while the consumer waits for a frame to become startable. */
+  wake: (() => void) | undefined;
 }
+
+/** Longest delay one timer may be given (Node's setTimeout limit). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Routes delivered business frames to handlers by `type`: one bounded queue
  * per type (created on demand, retired when idle), and at most
  * `handler_dispatch_max_inflight` invocations running at once across all
  * types (0 = one at a time). An invocation counts as running until its
- * handler's promise settles — for dispatches, until the answer is sent.
+ * handler's promise settles — for dispatches, until the answer is sent and
+ * the handler's code has stopped. A handler's {@link RouteHandler.claim}
+ * lets frames that cannot start yet wait without holding a slot.
  */
 export class Router {
   readonly #config: RouterConfig;
@@ -85,7 +111,7 @@ export class Router {
   readonly stats: RouterStats = {
     routed: 0,
     unrouted: 0,
-    dropped: { queue_overflow: 0, cooldown: 0, shutdown: 0 },
+    dropped: { queue_overflow: 0, cooldown: 0, shutdown: 0, overloaded: 0 },
     handlerFailures: 0,
     handlerTimeouts: 0,
   };
@@ -156,9 +182,10 @@ export class Router {
     }
     const lane = this.#lane(frame.type);
     this.#log.debug({ type: frame.type, id: frame.id, depth: lane.queue.size }, 'frame queued');
-    const outcome = await lane.queue.push(frame);
-    if (outcome.dropped) this.#drop(outcome.dropped, handler, 'queue_overflow');
+    const outcome = await lane.queue.push({ frame, at: performance.now() });
+    if (outcome.dropped) this.#drop(outcome.dropped.frame, handler, 'queue_overflow');
     this.stats.routed++;
+    this.#armExpiry(lane);
     this.#consume(lane);
   }
 
@@ -167,12 +194,14 @@ export class Router {
     if (!lane) {
       lane = {
         type,
-        queue: new BoundedQueue<Frame>({
+        queue: new BoundedQueue<Queued>({
           max: this.#config.handler_dispatch_queue_max,
           policy: this.#config.handler_dispatch_queue_overflow,
         }),
         consuming: false,
         idleTimer: undefined,
+        expiryTimer: undefined,
+        wake: undefined,
       };
       this.#lanes.set(type, lane);
     }
@@ -192,20 +221,34 @@ export class Router {
   }
 
   #consume(lane: Lane): void {
-    if (lane.consuming) return;
+    if (lane.consuming) {
+      this.#wake(lane);
+      return;
+    }
     lane.consuming = true;
     void (async () => {
       try {
         for (;;) {
+          if (lane.queue.size === 0) break;
           await this.#slots.acquire();
-          const frame = lane.queue.tryShift();
-          if (!frame) {
+          const picked = this.#pick(lane);
+          if (!picked) {
             this.#slots.release();
-            break;
+            if (lane.queue.size === 0) break;
+            // Everything queued waits for its own limit: sleep until a run of this lane ends or a frame arrives.
+            await new Promise<void>((resolve) => (lane.wake = resolve));
+            continue;
           }
-          const run = this.#invoke(frame).finally(() => {
+          const { item, release } = picked;
+          const run = this.#invoke(item.frame, performance.now() - item.at).finally(() => {
+            try {
+              release?.();
+            } catch (err) {
+              this.#log.error({ err, type: lane.type }, 'releasing a claim failed');
+            }
             this.#slots.release();
             this.#running.delete(run);
+            this.#wake(lane);
             this.#notifyIdle();
           });
           this.#running.add(run);
@@ -217,6 +260,61 @@ export class Router {
         else this.#scheduleRetire(lane);
       }
     })();
+  }
+
+  #wake(lane: Lane): void {
+    const wake = lane.wake;
+    lane.wake = undefined;
+    wake?.();
+  }
+
+  /** Takes the first queued frame that may start now, after dropping the ones that waited too long. */
+  #pick(lane: Lane): { item: Queued; release: (() => void) | undefined } | undefined {
+    this.#expire(lane);
+    const handler = this.#handlers.get(lane.type);
+    let release: (() => void) | undefined;
+    const item = lane.queue.takeFirst((queued) => {
+      if (!handler?.claim) return true;
+      try {
+        release = handler.claim(queued.frame);
+      } catch (err) {
+        // A failing claim must not wedge the lane: run the frame and let its handler answer it.
+        this.#log.error({ err, type: lane.type, id: queued.frame.id }, 'claim failed');
+        release = undefined;
+        return true;
+      }
+      return release !== undefined;
+    });
+    return item ? { item, release } : undefined;
+  }
+
+  #maxWaitMs(lane: Lane): number {
+    const ms = this.#handlers.get(lane.type)?.maxQueueWaitMs ?? 0;
+    return Number.isFinite(ms) && ms > 0 ? ms : 0;
+  }
+
+  /** Drops, with reason `overloaded`, frames queued longer than the handler allows (they sit at the head: oldest first). */
+  #expire(lane: Lane): void {
+    const maxMs = this.#maxWaitMs(lane);
+    if (maxMs === 0) return;
+    const now = performance.now();
+    for (let head = lane.queue.peek(); head && now - head.at >= maxMs; head = lane.queue.peek()) {
+      lane.queue.tryShift();
+      this.#drop(head.frame, this.#handlers.get(lane.type), 'overloaded');
+    }
+  }
+
+  #armExpiry(lane: Lane): void {
+    const maxMs = this.#maxWaitMs(lane);
+    const head = lane.queue.peek();
+    if (maxMs === 0 || !head || lane.expiryTimer) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(1, head.at + maxMs - performance.now()));
+    lane.expiryTimer = setTimeout(() => {
+      lane.expiryTimer = undefined;
+      this.#expire(lane);
+      this.#armExpiry(lane);
+    }, delay);
+    lane.expiryTimer.unref();
   }
 
   #scheduleRetire(lane: Lane): void {
@@ -231,7 +329,7 @@ export class Router {
     lane.idleTimer.unref();
   }
 
-  async #invoke(frame: Frame): Promise<void> {
+  async #invoke(frame: Frame, queuedMs: number): Promise<void> {
     const handler = this.#handlers.get(frame.type);
     if (!handler) {
       this.stats.unrouted++;
@@ -252,7 +350,7 @@ export class Router {
     const signal = AbortSignal.any(signals);
     this.#log.debug({ type: frame.type, id: frame.id, inflight: this.inflight }, 'invoking handler');
     try {
-      const work = handler.handle(frame, { signal, outbox: this.#outbox });
+      const work = handler.handle(frame, { signal, outbox: this.#outbox, queuedMs });
       await (timeoutMs > 0 ? raceAbort(work, signal) : work);
       this.#cooldown.recordSuccess(frame.type);
     } catch (err) {
@@ -285,8 +383,11 @@ export class Router {
     this.#shutdown.abort(new AstraError(ErrorCode.RUNNER_CANCELLED, 'worker shutting down'));
     for (const lane of this.#lanes.values()) {
       if (lane.idleTimer) clearTimeout(lane.idleTimer);
+      if (lane.expiryTimer) clearTimeout(lane.expiryTimer);
+      lane.expiryTimer = undefined;
       const handler = this.#handlers.get(lane.type);
-      for (const frame of lane.queue.drainAll()) this.#drop(frame, handler, 'shutdown');
+      for (const { frame } of lane.queue.drainAll()) this.#drop(frame, handler, 'shutdown');
+      this.#wake(lane);
     }
   }
 }

@@ -96,6 +96,24 @@ export class BoundedQueue<T> {
     return item;
   }
 
+  /** The head, left in place. */
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
+  /**
+   * Removes the first item `accept` takes, scanning from the head; items
+   * before it stay in order. This lets a consumer pass over items that
+   * cannot start yet without reordering them among themselves.
+   */
+  takeFirst(accept: (item: T) => boolean): T | undefined {
+    const index = this.#items.findIndex(accept);
+    if (index < 0) return undefined;
+    const [item] = this.#items.splice(index, 1);
+    this.#spaceWaiters.shift()?.();
+    return item;
+  }
+
   /** Removes and returns everything waiting (for shutdown accounting). */
   drainAll(): T[] {
     const all = this.#items.splice(0);
