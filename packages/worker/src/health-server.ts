@@ -16,13 +16,15 @@ export interface HealthServerOptions {
   port: number;
   /** Whether the worker should receive work now (`/readyz`). */
   ready(): boolean;
+  /** Why it should not (e.g. `overloaded`), added to the 503 body as `reason`. */
+  notReadyReason?(): string | undefined;
   metrics?: { render(): Promise<string>; contentType: string } | undefined;
   logger?: Logger;
 }
 
 /**
- * `/healthz` (the process answers), `/readyz` (session READY and not
- * draining: 200, else 503) and `/metrics` (Prometheus text), for
+ * `/healthz` (the process answers), `/readyz` (session READY, not
+ * draining and not overloaded: 200, else 503) and `/metrics` (Prometheus text), for
  * orchestrators' probes and scrapers.
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
@@ -37,7 +39,8 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (path === '/readyz') {
       const ready = options.ready();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready }));
+      const reason = ready ? undefined : options.notReadyReason?.();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(reason === undefined ? { ready } : { ready, reason }));
     } else if (path === '/metrics' && options.metrics) {
       options.metrics.render().then(
         (text) => res.writeHead(200, { 'content-type': options.metrics!.contentType }).end(text),

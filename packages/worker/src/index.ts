@@ -41,9 +41,20 @@ export {
 } from './dispatch/router.js';
 export {
   ExecDispatchHandler,
+  type DispatchStats,
   type ExecDispatchConfig,
   type ExecDispatchHandlerOptions,
+  type LoadState,
 } from './dispatch/exec-dispatch-handler.js';
+export { refusalDetails, type Refusal, type RefusalReason } from './dispatch/refusal.js';
+export {
+  createLoadMonitor,
+  createLoadSampler,
+  type LoadMonitor,
+  type LoadMonitorOptions,
+  type LoadSample,
+  type LoadSampler,
+} from './load/load-monitor.js';
 export { NextBroker, type NextCall } from './dispatch/next-broker.js';
 export { createPackageCommandHandlers, type PackageCommandOptions } from './dispatch/package-commands.js';
 export { ConcurrencyGuard } from './dispatch/concurrency-guard.js';

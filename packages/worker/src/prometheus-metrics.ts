@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import type { RouterStats } from './dispatch/router.js';
+import type { LoadSample } from './load/load-monitor.js';
 import type { TaskMetrics } from './metrics.js';
 import type { SessionStats } from './session/session.js';
 
@@ -8,6 +10,10 @@ export interface MetricsSource {
   readonly inflight: number;
   readonly session: { readonly stats: SessionStats };
   readonly router: { readonly queued: number; readonly stats: RouterStats };
+  /** Admission by load; absent = not reported. */
+  readonly load?: { readonly overloaded: boolean; readonly last: LoadSample };
+  /** Overload refusals and handler overruns; absent = not reported. */
+  readonly dispatchStats?: Readonly<DispatchStats>;
 }
 
 /** Prometheus metrics of one worker, in a registry of its own (no global state). */
@@ -81,6 +87,40 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   mirror('duplicate_frames_total', 'Inbound frames dropped as duplicates or beyond the window.', (s) => s.session.stats.duplicateFramesIn);
   mirror('retransmissions_total', 'Unacked frames sent again.', (s) => s.session.stats.retransmissions);
   mirror('reconnects_total', 'Reconnection attempts.', (s) => s.session.stats.reconnects);
+  new Gauge({
+    name: `${PREFIX}overloaded`,
+    help: '1 while the worker refuses new tasks because of its own load (event-loop delay or heap use), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(source?.load?.overloaded === true ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}event_loop_delay_seconds`,
+    help: '99th percentile of the event-loop delay over the last load sample.',
+    registers: [registry],
+    collect() {
+      this.set((source?.load?.last.eventLoopDelayMs ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}heap_used_ratio`,
+    help: 'Heap in use as a fraction of the V8 heap limit, at the last load sample.',
+    registers: [registry],
+    collect() {
+      this.set((source?.load?.last.heapUsedPct ?? 0) / 100);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}overrunning_handlers`,
+    help: 'Handlers answered (timeout, cancellation) whose code is still running; each keeps its slot.',
+    registers: [registry],
+    collect() {
+      this.set(source?.dispatchStats?.overrunning ?? 0);
+    },
+  });
+  mirror('overloaded_refusals_total', 'Dispatches refused as overloaded (worker load or queue wait).', (s) => s.dispatchStats?.refusedOverloaded ?? 0);
+  mirror('handler_overruns_total', 'Handlers that ran on after their timeout or cancellation answer.', (s) => s.dispatchStats?.overruns ?? 0);
   new Counter({
     name: `${PREFIX}dropped_frames_total`,
     help: 'Frames dropped by a queue overflow policy (or at shutdown), by queue.',

@@ -13,13 +13,14 @@ import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createRunner, type Runner } from '@astraflow/runner';
 import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
-import { ExecDispatchHandler } from './dispatch/exec-dispatch-handler.js';
+import { ExecDispatchHandler, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
 import { Router, type RouteHandler } from './dispatch/router.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createLogger } from './logger.js';
 import { noopTaskMetrics, type TaskMetrics } from './metrics.js';
+import { createLoadMonitor, type LoadMonitor } from './load/load-monitor.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics.js';
 import { Session } from './session/session.js';
 import type { SessionState } from './session/session-state.js';
@@ -76,6 +77,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly runner: Runner;
   readonly logger: Logger;
   readonly metrics: PrometheusMetrics | undefined;
+  /** The worker's own load (event-loop delay, heap use) and whether it refuses work because of it. */
+  readonly load: LoadMonitor;
   /** Settles when the worker has stopped: resolves after {@link stop}, rejects with a fatal session error. */
   readonly done: Promise<void>;
   readonly #dispatch: ExecDispatchHandler;
@@ -95,6 +98,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     dispatch: ExecDispatchHandler;
     next: NextBroker;
     metrics: PrometheusMetrics | undefined;
+    load: LoadMonitor;
   }) {
     super();
     this.settings = parts.settings;
@@ -104,6 +108,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.runner = parts.runner;
     this.logger = parts.logger;
     this.metrics = parts.metrics;
+    this.load = parts.load;
     this.#dispatch = parts.dispatch;
     this.#next = parts.next;
     this.session.on('state', (state, previous) => {
@@ -140,6 +145,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Dispatches admitted and not yet answered. */
   get inflight(): number {
     return this.#dispatch.inflight;
+  }
+
+  /** Overload refusals and handler overruns (see `DispatchStats`). */
+  get dispatchStats(): Readonly<DispatchStats> {
+    return this.#dispatch.stats;
   }
 
   /** Routes frames of `type` to `handler` (third-party `ext.*` types). Re-registers so the scheduler learns the type. */
@@ -192,6 +202,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #shutdownParts(): Promise<void> {
+    this.load.stop();
     this.router.abort();
     await this.runner.close().catch(() => {});
     await this.#health?.close().catch(() => {});
@@ -203,12 +214,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#health = await startHealthServer({
         host: this.settings.http_host,
         port: this.settings.http_port,
-        ready: () => this.session.state === 'READY' && !this.#draining,
+        ready: () => this.session.state === 'READY' && !this.#draining && !this.load.overloaded,
+        notReadyReason: () =>
+          this.#draining ? 'draining' : this.load.overloaded ? 'overloaded' : this.session.state !== 'READY' ? 'not_connected' : undefined,
         metrics: this.metrics,
         logger: this.logger,
       });
       this.logger.info({ url: this.#health.url }, 'health endpoint listening');
     }
+    this.load.start();
     await this.session.start();
     void this.#pump();
   }
@@ -268,6 +282,21 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     defaultExecMode: settings.handler_exec_mode_default,
     workerName: settings.worker_name,
     logger,
+    threads: {
+      minThreads: settings.thread_pool_min_threads,
+      maxThreads: settings.thread_pool_max_threads,
+      idleTimeoutMs: settings.thread_pool_idle_timeout_seconds * 1000,
+    },
+  });
+  // Threads start and load thread-mode handlers now, so the first task does not pay for it.
+  const warmThreads = (): void => void runner.prewarm(packages.registry.list());
+  warmThreads();
+  const load = createLoadMonitor({
+    intervalMs: settings.load_sample_interval_seconds * 1000,
+    maxEventLoopDelayMs: settings.load_event_loop_delay_max_ms,
+    maxHeapUsedPct: settings.load_heap_used_max_pct,
+    recoverPct: settings.load_recover_pct,
+    logger,
   });
 
   const transport = options.transport ?? (await createTransport(settings, logger));
@@ -299,7 +328,11 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       inflight: dispatch.inflight,
       running_tasks: dispatch.running,
       dispatch_queue_depth: router.queued,
+      event_loop_delay_ms: Math.round(load.last.eventLoopDelayMs),
+      heap_used_pct: Math.round(load.last.heapUsedPct * 10) / 10,
+      overrunning_tasks: dispatch.stats.overrunning,
     }),
+    healthy: () => !load.overloaded,
     onDropped: (frame: Frame) => dispatchDropped(frame),
     expressTypes: EXPRESS_TYPES,
     onExpress: (frame) => next.handleResponse(frame as Frame<'biz.exec.next.response'>),
@@ -318,18 +351,28 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     isDraining: () => worker.draining,
     metrics,
     logger,
+    load,
   });
   // A frame the app queue dropped was already acked: it must be answered here.
   const dispatchDropped = (frame: Frame): void => {
     if (frame.type === FrameType.EXEC_DISPATCH) dispatch.onDropped(frame, 'queue_overflow');
   };
-  const pkg = createPackageCommandHandlers({ packages, outbox: session, reregister: () => session.reregister(), logger });
+  const pkg = createPackageCommandHandlers({
+    packages,
+    outbox: session,
+    // The inventory changed: warm threads for any new thread-mode handlers too.
+    reregister: () => {
+      warmThreads();
+      return session.reregister();
+    },
+    logger,
+  });
   router.register(FrameType.EXEC_DISPATCH, dispatch);
   router.register(FrameType.PKG_INSTALL, pkg.install);
   router.register(FrameType.PKG_UNINSTALL, pkg.uninstall);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) router.register(type, handler);
 
-  worker = new Worker({ settings, session, router, packages, runner, logger, dispatch, next, metrics: prometheus });
+  worker = new Worker({ settings, session, router, packages, runner, logger, dispatch, next, metrics: prometheus, load });
   prometheus?.bind(worker);
   await worker.startParts();
   return worker;

@@ -17,8 +17,8 @@ import type { Outbox } from '../outbox.js';
 import { ConcurrencyGuard } from './concurrency-guard.js';
 import { FailureCooldown } from './failure-cooldown.js';
 import type { NextBroker } from './next-broker.js';
+import { refusalDetails, type Refusal } from './refusal.js';
 import type { DropReason, RouteContext, RouteHandler } from './router.js';
-import { Semaphore } from './semaphore.js';
 
 /** Settings the dispatch handler reads (names as in WORKER.md). */
 export type ExecDispatchConfig = Pick<
@@ -28,7 +28,27 @@ export type ExecDispatchConfig = Pick<
   | 'handler_dispatch_max_failures'
   | 'handler_dispatch_failure_cooldown_seconds'
   | 'concurrency_per_node_limits'
+  | 'handler_dispatch_max_queue_wait_seconds'
 >;
+
+/** The worker's own load, as the dispatch handler sees it (a `LoadMonitor` satisfies it). */
+export interface LoadState {
+  readonly overloaded: boolean;
+  readonly retryAfterMs: number;
+}
+
+/** Counters of the dispatch handler, for metrics. Monotonic unless noted. */
+export interface DispatchStats {
+  /** Dispatches refused because the worker was overloaded (load or queue wait). */
+  refusedOverloaded: number;
+  /** Handlers answered (timeout, cancel) while their code was still running. */
+  overruns: number;
+  /** Handlers running on after their answer right now (a gauge). */
+  overrunning: number;
+}
+
+/** What a task refused for waiting too long tells the scheduler to wait before trying this worker again. */
+const QUEUE_RETRY_AFTER_MS = 1000;
 
 /** Dependencies of {@link ExecDispatchHandler}. */
 export interface ExecDispatchHandlerOptions {
@@ -42,6 +62,8 @@ export interface ExecDispatchHandlerOptions {
   logger?: Logger;
   /** How many answered dispatches to remember for de-duplication. */
   rememberAnswers?: number;
+  /** When overloaded, new dispatches are refused as `E.RUNNER.CANCELLED` reason `overloaded`. */
+  load?: LoadState;
 }
 
 type Answer =
@@ -58,10 +80,13 @@ const COOLDOWN_CODE = ErrorCode.HANDLER_COOLDOWN;
 
 /**
  * Runs `biz.exec.dispatch` frames: each (`id`, `corr`) at most once, single
- * flight per `concurrency_key`, per-node-type limits, timeouts, cooldown
+ * flight per `concurrency_key`, per-node-type limits (through the router's
+ * `claim`, so a waiting node type holds no slot), timeouts, cooldown
  * after consecutive failures, and exactly one `biz.exec.result` or
  * `biz.exec.error` for every dispatch it is given — including the ones it
- * refuses or that a queue drops.
+ * refuses or that a queue drops. An invocation lasts until the handler's
+ * code has stopped, even when it was answered earlier (an inline handler past
+ * its timeout cannot be killed), so the caps bound what really runs.
  */
 export class ExecDispatchHandler implements RouteHandler {
   readonly ownsTimeout = true;
@@ -71,9 +96,13 @@ export class ExecDispatchHandler implements RouteHandler {
   readonly #seen = new Map<string, Seen>();
   readonly #guard = new ConcurrencyGuard();
   readonly #cooldown: FailureCooldown;
-  readonly #nodeLimits = new Map<string, Semaphore>();
+  readonly #nodeLimits: ReadonlyMap<string, number>;
+  readonly #nodeRunning = new Map<string, number>();
   readonly #remember: number;
   #running = 0;
+  /** Frames queued longer than this are refused as overloaded (the router drops them). */
+  readonly maxQueueWaitMs: number;
+  readonly stats: DispatchStats = { refusedOverloaded: 0, overruns: 0, overrunning: 0 };
 
   constructor(options: ExecDispatchHandlerOptions) {
     this.#o = options;
@@ -84,9 +113,8 @@ export class ExecDispatchHandler implements RouteHandler {
       options.config.handler_dispatch_max_failures,
       options.config.handler_dispatch_failure_cooldown_seconds * 1000,
     );
-    for (const [nodeType, limit] of Object.entries(options.config.concurrency_per_node_limits ?? {})) {
-      this.#nodeLimits.set(nodeType, new Semaphore(limit));
-    }
+    this.#nodeLimits = new Map(Object.entries(options.config.concurrency_per_node_limits ?? {}));
+    this.maxQueueWaitMs = options.config.handler_dispatch_max_queue_wait_seconds * 1000;
   }
 
   /** Dispatches admitted and not yet answered (queued or running). */
@@ -120,6 +148,14 @@ export class ExecDispatchHandler implements RouteHandler {
       this.#answerError(frame, ErrorCode.WORKER_DRAINING, 'worker is draining and takes no new tasks', 'dispatch.admit');
       return false;
     }
+    if (this.#o.load?.overloaded === true) {
+      void this.#refuse(
+        frame,
+        { reason: 'overloaded', message: 'worker overloaded (event-loop delay or heap use); task refused', retryAfterMs: this.#o.load.retryAfterMs },
+        'dispatch.admit',
+      );
+      return false;
+    }
     const ckey = dispatch.concurrency_key;
     if (ckey !== undefined && !this.#guard.tryAcquire(ckey, key)) {
       this.#answerError(
@@ -134,7 +170,32 @@ export class ExecDispatchHandler implements RouteHandler {
     return true;
   }
 
+  /**
+   * Lets a dispatch start when its node type is under its
+   * `concurrency_per_node_limits` entry; the router keeps it queued otherwise.
+   */
+  claim(frame: Frame): (() => void) | undefined {
+    const nodeType = (frame.payload as Partial<ExecDispatchPayload>).node_type;
+    const limit = typeof nodeType === 'string' ? this.#nodeLimits.get(nodeType) : undefined;
+    if (nodeType === undefined || limit === undefined) return () => {};
+    const running = this.#nodeRunning.get(nodeType) ?? 0;
+    if (running >= limit) return undefined;
+    this.#nodeRunning.set(nodeType, running + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#nodeRunning.get(nodeType) ?? 1) - 1;
+      if (left > 0) this.#nodeRunning.set(nodeType, left);
+      else this.#nodeRunning.delete(nodeType);
+    };
+  }
+
   onDropped(frame: Frame, reason: DropReason): void {
+    if (reason === 'overloaded') {
+      void this.#refuse(frame, this.#queueWaitRefusal(), 'dispatch.queue');
+      return;
+    }
     const [code, message] =
       reason === 'shutdown'
         ? [ErrorCode.RUNNER_CANCELLED, 'worker shut down before the task started']
@@ -167,18 +228,24 @@ export class ExecDispatchHandler implements RouteHandler {
       );
       return;
     }
-    const limit = this.#nodeLimits.get(dispatch.node_type);
-    if (limit) await limit.acquire();
+    // Time already spent in the router queue counts against the wait limit; the rest bounds the wait for a thread.
+    const startBudgetMs = this.maxQueueWaitMs > 0 ? this.maxQueueWaitMs - context.queuedMs : undefined;
+    if (startBudgetMs !== undefined && startBudgetMs <= 0) {
+      await this.#refuse(frame, this.#queueWaitRefusal(), 'dispatch.queue');
+      return;
+    }
     const taskEnded = new AbortController();
     this.#running++;
     this.#metrics.taskStarted(dispatch.node_type);
     const started = performance.now();
+    let settled: Promise<void> | undefined;
     try {
       const outcome: RunOutcome = await this.#o.runner.run({
         dispatch,
         tenant: this.#o.config.tenant,
         signal: context.signal,
         ...(this.#timeoutMs(dispatch) ? { timeoutMs: this.#timeoutMs(dispatch) } : {}),
+        ...(startBudgetMs !== undefined ? { startTimeoutMs: startBudgetMs } : {}),
         emitFeedback: async (body) => {
           await this.#o.outbox.send(
             FrameType.EXEC_FEEDBACK,
@@ -200,8 +267,14 @@ export class ExecDispatchHandler implements RouteHandler {
           },
         };
       });
+      settled = outcome.settled;
+      // A task refused for want of a thread never ran: it says nothing about the handler's health.
+      const refused = outcome.kind === 'error' && outcome.payload.context?.details?.reason === 'overloaded';
+      if (refused) this.stats.refusedOverloaded++;
       const failed = outcome.kind === 'error' || outcome.payload.status === 'FAILED';
-      if (failed && this.#cooldown.recordFailure(handlerKey)) {
+      if (refused) {
+        // neither a failure nor a success of the handler
+      } else if (failed && this.#cooldown.recordFailure(handlerKey)) {
         this.#log.warn({ handler: handlerKey }, 'handler cooling down after consecutive failures');
       } else if (!failed) {
         this.#cooldown.recordSuccess(handlerKey);
@@ -215,12 +288,53 @@ export class ExecDispatchHandler implements RouteHandler {
         performance.now() - started,
         outcome.kind === 'result' ? outcome.payload.status : outcome.payload.code,
       );
+      let stopped = false;
+      void settled?.then(() => (stopped = true));
       await this.#finish(frame, answer);
+      if (settled !== undefined && !stopped) await this.#overrun(dispatch, answer, settled);
     } finally {
       taskEnded.abort();
       this.#running--;
-      limit?.release();
     }
+  }
+
+  /**
+   * Waits for a handler that was answered while its code still runs. It keeps
+   * its slot meanwhile: an inline handler cannot be killed, and freeing the
+   * slot would let more code run than the caps allow.
+   */
+  async #overrun(dispatch: ExecDispatchPayload, answer: Answer, settled: Promise<void>): Promise<void> {
+    const since = performance.now();
+    this.stats.overruns++;
+    this.stats.overrunning++;
+    this.#log.warn(
+      {
+        task_id: dispatch.task_id,
+        node_type: dispatch.node_type,
+        answer: answer.type === FrameType.EXEC_ERROR ? answer.payload.code : answer.payload.status,
+      },
+      'handler still running after its answer; it keeps its slot until it stops (use exec_mode thread for code that ignores ctx.signal)',
+    );
+    try {
+      await settled;
+    } finally {
+      this.stats.overrunning--;
+      this.#log.debug({ task_id: dispatch.task_id, overrun_ms: Math.round(performance.now() - since) }, 'overrunning handler stopped');
+    }
+  }
+
+  #queueWaitRefusal(): Refusal {
+    return {
+      reason: 'overloaded',
+      message: `task waited more than ${this.maxQueueWaitMs} ms in the worker without starting; the worker is overloaded`,
+      retryAfterMs: QUEUE_RETRY_AFTER_MS,
+    };
+  }
+
+  #refuse(frame: Frame, refusal: Refusal, where: string): Promise<void> {
+    if (refusal.reason === 'overloaded') this.stats.refusedOverloaded++;
+    const { code, details } = refusalDetails(refusal);
+    return this.#answerError(frame, code, refusal.message, where, details);
   }
 
   #timeoutMs(dispatch: ExecDispatchPayload): number | undefined {
@@ -230,13 +344,16 @@ export class ExecDispatchHandler implements RouteHandler {
     return candidates.length > 0 ? Math.min(...candidates) : undefined;
   }
 
-  #answerError(frame: Frame, code: string, message: string, where: string): Promise<void> {
+  #answerError(frame: Frame, code: string, message: string, where: string, extra: Record<string, unknown> = {}): Promise<void> {
     const dispatch = frame.payload as Partial<ExecDispatchPayload>;
-    const details = Object.fromEntries(
-      (['run_id', 'task_id', 'node_id'] as const)
-        .filter((k) => typeof dispatch[k] === 'string')
-        .map((k) => [k, dispatch[k]]),
-    );
+    const details = {
+      ...Object.fromEntries(
+        (['run_id', 'task_id', 'node_id'] as const)
+          .filter((k) => typeof dispatch[k] === 'string')
+          .map((k) => [k, dispatch[k]]),
+      ),
+      ...extra,
+    };
     this.#log.info({ id: frame.id, task_id: dispatch.task_id, code }, message);
     return this.#finish(frame, {
       type: FrameType.EXEC_ERROR,

@@ -44,6 +44,8 @@ export interface SessionOptions {
   register(): RegisterPayload;
   /** Extra heartbeat metrics; must include `inflight`. */
   heartbeatMetrics?(): { inflight: number } & Record<string, number>;
+  /** The heartbeat's `healthy` flag (default always true), e.g. false while the worker is overloaded. */
+  healthy?(): boolean;
   /**
    * A delivered business frame that the app queue's overflow policy dropped.
    * It was already acked, so the caller must answer it (e.g. a dispatch with
@@ -958,7 +960,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (!isOpenState(this.#state)) return;
     const extra = this.#options.heartbeatMetrics?.() ?? { inflight: 0 };
     const frame = this.#control(FrameType.HEARTBEAT, {
-      healthy: true,
+      healthy: this.#options.healthy?.() ?? true,
       metrics: {
         ...this.#host.sample(),
         ...extra,

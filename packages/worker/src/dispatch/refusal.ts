@@ -1,0 +1,23 @@
+import { ErrorCode } from '@astraflow/protocol';
+
+/** Why a task was refused without running (`context.details.reason`, PROTOCOL.md §6). */
+export type RefusalReason = 'draining' | 'shutdown' | 'overflow' | 'cooldown' | 'overloaded';
+
+/** A refusal of a task that did not run and may run later or elsewhere. */
+export interface Refusal {
+  reason: RefusalReason;
+  message: string;
+  /** When the worker knows how long the scheduler should wait before offering it work again. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The code and extra `details` of a refusal. The only code the real
+ * scheduler retries is `E.RUNNER.CANCELLED`, so every refusal uses it and says
+ * why in `details.reason`.
+ */
+export function refusalDetails(refusal: Refusal): { code: string; details: Record<string, unknown> } {
+  const details: Record<string, unknown> = { reason: refusal.reason };
+  if (refusal.retryAfterMs !== undefined) details.retry_after_ms = Math.max(0, Math.round(refusal.retryAfterMs));
+  return { code: ErrorCode.RUNNER_CANCELLED, details };
+}
