@@ -49,3 +49,33 @@ export function cpu(ctx) {
   while (Date.now() < end) iterations += 1;
   return { burned_ms: ms, iterations };
 }
+
+/**
+ * Sleeps `params.ms` milliseconds without ever looking at `ctx.signal`: a
+ * timeout answers the task, but this code runs on until the sleep ends.
+ */
+export async function stubborn(ctx) {
+  const ms = Number(ctx.params?.ms ?? 100);
+  const started_at = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { slept_ms: ms, started_at, ended_at: Date.now() };
+}
+
+/**
+ * Blocks the event loop it runs on: `params.bursts` busy loops of
+ * `params.burst_ms` each, `params.gap_ms` apart. Inline, it starves
+ * everything else on the worker's main loop between the gaps.
+ */
+export async function hog(ctx) {
+  const bursts = Number(ctx.params?.bursts ?? 5);
+  const burstMs = Number(ctx.params?.burst_ms ?? 200);
+  const gapMs = Number(ctx.params?.gap_ms ?? 20);
+  for (let i = 0; i < bursts; i += 1) {
+    const end = Date.now() + burstMs;
+    while (Date.now() < end) {
+      // busy
+    }
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  return { bursts, burst_ms: burstMs, gap_ms: gapMs };
+}

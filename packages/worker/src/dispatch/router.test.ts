@@ -161,4 +161,53 @@ describe('Router', () => {
     await sleep(60);
     expect(Object.keys(router.queueDepths())).toEqual([]);
   });
+  it('lets a frame waiting for its claim sit without a slot: later startable frames run, its group keeps its order', async () => {
+    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 2 } });
+    const order: string[] = [];
+    let aRunning = 0;
+    const groupOf = (f: Frame) => ((f.payload as { n: number }).n < 3 ? 'A' : 'B');
+    router.register('ext.test.claim', {
+      claim(f) {
+        if (groupOf(f) === 'B') return () => {};
+        if (aRunning >= 1) return undefined;
+        aRunning++;
+        return () => void aRunning--;
+      },
+      async handle(f) {
+        order.push(`start ${f.id}`);
+        await sleep(groupOf(f) === 'A' ? 60 : 5);
+        order.push(`end ${f.id}`);
+      },
+    });
+    // A0, A1, A2 share a limit of 1; B3 must not wait behind them.
+    for (const n of [0, 1, 2, 3]) await router.route(frame('ext.test.claim', n));
+    await sleep(30);
+    expect(order).toEqual(['start ext.test.claim-0', 'start ext.test.claim-3', 'end ext.test.claim-3']);
+    await router.idle();
+    while (router.queued > 0 || router.inflight > 0) await sleep(5);
+    const starts = order.filter((e) => e.startsWith('start')).map((e) => e.slice(6));
+    expect(starts).toEqual(['ext.test.claim-0', 'ext.test.claim-3', 'ext.test.claim-1', 'ext.test.claim-2']);
+  });
+
+  it('drops frames queued longer than maxQueueWaitMs as overloaded', async () => {
+    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 1 } });
+    const dropped: string[] = [];
+    const handled: string[] = [];
+    router.register('ext.test.wait', {
+      maxQueueWaitMs: 40,
+      onDropped: (f, reason) => dropped.push(`${f.id} ${reason}`),
+      async handle(f, context) {
+        handled.push(f.id);
+        expect(context.queuedMs).toBeLessThan(40);
+        await sleep(150);
+      },
+    });
+    for (const n of [0, 1, 2]) await router.route(frame('ext.test.wait', n));
+    await sleep(100);
+    expect(dropped).toEqual(['ext.test.wait-1 overloaded', 'ext.test.wait-2 overloaded']);
+    expect(router.stats.dropped.overloaded).toBe(2);
+    expect(router.queued).toBe(0);
+    await router.idle();
+    expect(handled).toEqual(['ext.test.wait-0']);
+  });
 });
