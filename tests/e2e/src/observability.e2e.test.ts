@@ -122,7 +122,7 @@ describe('health endpoint', () => {
     expect(h.worker.state).not.toBe('READY');
     const notReady = await fetch(`${healthUrl(h)}/readyz`);
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toEqual({ ready: false });
+    expect(await notReady.json()).toEqual({ ready: false, reason: 'not_connected' });
 
     h.scheduler.suppressAccept = false;
     await h.worker.session.whenReady(10_000);
@@ -143,7 +143,9 @@ describe('health endpoint', () => {
     // Draining: the session stays up (DRAINING), but the worker wants no more work.
     h.worker.drain();
     expect(h.worker.state).toBe('DRAINING');
-    expect(await status(h, '/readyz')).toBe(503);
+    const draining = await fetch(`${healthUrl(h)}/readyz`);
+    expect(draining.status).toBe(503);
+    expect(await draining.json()).toEqual({ ready: false, reason: 'draining' });
     expect(await status(h, '/healthz')).toBe(200);
     expect(await status(h, '/nope')).toBe(404);
     expect((await fetch(`${healthUrl(h)}/healthz`, { method: 'POST' })).status).toBe(405);
