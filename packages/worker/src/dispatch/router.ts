@@ -298,10 +298,14 @@ export class Router {
     const maxMs = this.#maxWaitMs(lane);
     if (maxMs === 0) return;
     const now = performance.now();
+    let dropped = false;
     for (let head = lane.queue.peek(); head && now - head.at >= maxMs; head = lane.queue.peek()) {
       lane.queue.tryShift();
+      dropped = true;
       this.#drop(head.frame, this.#handlers.get(lane.type), 'overloaded');
     }
+    // A consumer asleep on frames that are now gone must see the empty queue and let the lane retire.
+    if (dropped) this.#wake(lane);
   }
 
   #armExpiry(lane: Lane): void {
