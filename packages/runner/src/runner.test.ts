@@ -558,9 +558,10 @@ describe('createRunner: threads and lifecycle', () => {
     const local = createFixtureResolver([await fixtureHandler('busy', { execMode: 'thread' })]);
     const pooled = createRunner({ resolver: local, dataDir: dataRoot, threads: { maxThreads: 1 } });
     try {
-      const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}), startTimeoutMs: 150 };
+      const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}) };
+      // The first may take its time to get the (cold) thread; the second must not wait 150 ms behind it.
       const first = pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 700 }) });
-      const second = await pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 10 }) });
+      const second = await pooled.run({ ...task, startTimeoutMs: 150, dispatch: dispatchFor('busy', { ms: 10 }) });
       const { payload } = expectError(second);
       expect(payload.code).toBe('E.RUNNER.CANCELLED');
       expect(payload.context?.where).toBe('runner.queue');
