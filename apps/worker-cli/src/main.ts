@@ -73,6 +73,7 @@ function createProcessLogger(io: MainIo, settings: Settings): Logger {
  */
 export async function main(io: MainIo): Promise<void> {
   let settings: Settings;
+  const warnings: string[] = [];
   try {
     const args = parseCliArgs(io.argv);
     if (args.help) {
@@ -84,7 +85,10 @@ export async function main(io: MainIo): Promise<void> {
       return io.exit(ExitCode.OK);
     }
     const env = args.configFile ? { ...io.env, ASTRA_WORKER_CONFIG_FILE: resolve(io.cwd, args.configFile) } : io.env;
-    settings = loadSettings({ worker_version: version(), ...args.overrides }, { cwd: io.cwd, env });
+    settings = loadSettings(
+      { worker_version: version(), ...args.overrides },
+      { cwd: io.cwd, env, onWarning: (message) => warnings.push(message) },
+    );
   } catch (err) {
     fatalLine(io, err);
     return io.exit(ExitCode.CONFIG);
@@ -92,6 +96,7 @@ export async function main(io: MainIo): Promise<void> {
   const secret = settings.auth_token;
 
   const logger = createProcessLogger(io, settings);
+  for (const warning of warnings) logger.warn(warning);
   logger.info({ settings: redactSettings(settings) }, 'starting astraflow-worker');
 
   // Listen before setup: a signal during start-up stops the worker as soon as it exists.

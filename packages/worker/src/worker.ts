@@ -148,7 +148,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void this.session.reregister().catch(() => {});
   }
 
-  /** Stops taking new dispatches (they are answered `E.WORKER.DRAINING`); running ones go on. */
+  /** Stops taking new dispatches (answered `E.RUNNER.CANCELLED`, reason `draining`, so the scheduler retries them elsewhere); running ones go on. */
   drain(): void {
     if (this.#draining) return;
     this.#draining = true;
@@ -319,11 +319,16 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     metrics,
     logger,
   });
-  // A frame the app queue dropped was already acked: it must be answered here.
-  const dispatchDropped = (frame: Frame): void => {
-    if (frame.type === FrameType.EXEC_DISPATCH) dispatch.onDropped(frame, 'queue_overflow');
-  };
-  const pkg = createPackageCommandHandlers({ packages, outbox: session, reregister: () => session.reregister(), logger });
+  // A frame the app queue dropped was already acked (and counted there): its handler answers it here.
+  const dispatchDropped = (frame: Frame): void => router.refuseDropped(frame, 'queue_overflow');
+  const pkg = createPackageCommandHandlers({
+    packages,
+    outbox: session,
+    reregister: () => session.reregister(),
+    isDraining: () => worker.draining,
+    uninstallEvent: settings.package_uninstall_event,
+    logger,
+  });
   router.register(FrameType.EXEC_DISPATCH, dispatch);
   router.register(FrameType.PKG_INSTALL, pkg.install);
   router.register(FrameType.PKG_UNINSTALL, pkg.uninstall);

@@ -2,6 +2,7 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
+  RefusalReason,
   createNoopLogger,
   type ExecDispatchPayload,
   type ExecErrorPayload,
@@ -9,6 +10,7 @@ import {
   type Frame,
   type FrameError,
   type Logger,
+  type RefusalReasonValue,
 } from '@astraflow/protocol';
 import type { Settings } from '@astraflow/config';
 import type { RunOutcome, Runner } from '@astraflow/runner';
@@ -36,7 +38,7 @@ export interface ExecDispatchHandlerOptions {
   outbox: Outbox;
   runner: Runner;
   next: NextBroker;
-  /** True once the worker drains: new dispatches are refused with `E.WORKER.DRAINING`. */
+  /** True once the worker drains: new dispatches are refused (`E.RUNNER.CANCELLED`, reason `draining`). */
   isDraining(): boolean;
   metrics?: TaskMetrics;
   logger?: Logger;
@@ -54,7 +56,12 @@ type Answer =
  */
 type Seen = { state: 'running' } | { state: 'answered'; answer: Answer; frameId?: string; acked: boolean };
 
-const COOLDOWN_CODE = ErrorCode.HANDLER_COOLDOWN;
+/** Router drop reasons → the `details.reason` of the `E.RUNNER.CANCELLED` answer. */
+const DROP_REASON: Record<DropReason, RefusalReasonValue> = {
+  shutdown: RefusalReason.SHUTDOWN,
+  queue_overflow: RefusalReason.OVERFLOW,
+  cooldown: RefusalReason.COOLDOWN,
+};
 
 /**
  * Runs `biz.exec.dispatch` frames: each (`id`, `corr`) at most once, single
@@ -117,7 +124,7 @@ export class ExecDispatchHandler implements RouteHandler {
       return false;
     }
     if (this.#o.isDraining()) {
-      this.#answerError(frame, ErrorCode.WORKER_DRAINING, 'worker is draining and takes no new tasks', 'dispatch.admit');
+      this.#refuse(frame, RefusalReason.DRAINING, 'worker is draining and takes no new tasks', 'dispatch.admit');
       return false;
     }
     const ckey = dispatch.concurrency_key;
@@ -135,11 +142,13 @@ export class ExecDispatchHandler implements RouteHandler {
   }
 
   onDropped(frame: Frame, reason: DropReason): void {
-    const [code, message] =
+    const message =
       reason === 'shutdown'
-        ? [ErrorCode.RUNNER_CANCELLED, 'worker shut down before the task started']
-        : [ErrorCode.QUEUE_OVERFLOW, 'dispatch queue full; task refused'];
-    this.#answerError(frame, code, message, `dispatch.${reason}`);
+        ? 'worker shut down before the task started'
+        : reason === 'cooldown'
+          ? 'dispatch handler cooling down; task refused before it started'
+          : 'dispatch queue full; task refused before it started';
+    void this.#refuse(frame, DROP_REASON[reason], message, `dispatch.${reason}`);
   }
 
   /**
@@ -159,11 +168,12 @@ export class ExecDispatchHandler implements RouteHandler {
     const handlerKey = `${dispatch.package_name}@${dispatch.package_version}:${dispatch.node_type}`;
     const cooling = this.#cooldown.remainingMs(handlerKey);
     if (cooling > 0) {
-      await this.#answerError(
+      await this.#refuse(
         frame,
-        COOLDOWN_CODE,
+        RefusalReason.COOLDOWN,
         `handler ${handlerKey} is cooling down after consecutive failures (${Math.ceil(cooling / 1000)} s left)`,
         'dispatch.cooldown',
+        Math.ceil(cooling),
       );
       return;
     }
@@ -230,14 +240,28 @@ export class ExecDispatchHandler implements RouteHandler {
     return candidates.length > 0 ? Math.min(...candidates) : undefined;
   }
 
-  #answerError(frame: Frame, code: string, message: string, where: string): Promise<void> {
+  /**
+   * Answers a dispatch that did not run and may run later or elsewhere. The scheduler retries
+   * only `E.RUNNER.CANCELLED` (PROTOCOL.md §6), so the why goes into `details.reason`.
+   */
+  #refuse(frame: Frame, reason: RefusalReasonValue, message: string, where: string, retryAfterMs?: number): Promise<void> {
+    return this.#answerError(frame, ErrorCode.RUNNER_CANCELLED, message, where, {
+      reason,
+      ...(retryAfterMs !== undefined && retryAfterMs > 0 ? { retry_after_ms: retryAfterMs } : {}),
+    });
+  }
+
+  #answerError(frame: Frame, code: string, message: string, where: string, extra: Record<string, unknown> = {}): Promise<void> {
     const dispatch = frame.payload as Partial<ExecDispatchPayload>;
-    const details = Object.fromEntries(
-      (['run_id', 'task_id', 'node_id'] as const)
-        .filter((k) => typeof dispatch[k] === 'string')
-        .map((k) => [k, dispatch[k]]),
-    );
-    this.#log.info({ id: frame.id, task_id: dispatch.task_id, code }, message);
+    const details = {
+      ...Object.fromEntries(
+        (['run_id', 'task_id', 'node_id'] as const)
+          .filter((k) => typeof dispatch[k] === 'string')
+          .map((k) => [k, dispatch[k]]),
+      ),
+      ...extra,
+    };
+    this.#log.info({ id: frame.id, task_id: dispatch.task_id, code, ...extra }, message);
     return this.#finish(frame, {
       type: FrameType.EXEC_ERROR,
       payload: {
