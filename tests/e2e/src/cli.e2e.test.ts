@@ -172,11 +172,12 @@ describe('astraflow-worker binary', () => {
     expect(failed.type).toBe(FrameType.EXEC_ERROR);
     expect(failed.payload).toMatchObject({ code: 'E.RUNNER.FAILURE' });
 
-    // Uninstall: event `uninstalled`, then a re-register without it.
+    // Uninstall: reported by a re-register without it; no biz.pkg.event (the existing scheduler accepts installed|failed only).
     const registersBefore = s.registers.length;
-    const uninstalled = await s.uninstallPackage({ name: 'echo', version: '1.0.0' });
-    expect(uninstalled.payload).toMatchObject({ name: 'echo', status: 'uninstalled' });
+    await s.send(FrameType.PKG_UNINSTALL, { name: 'echo', version: '1.0.0' });
     await waitUntil(() => s.registers.length > registersBefore, 10_000, 're-register after uninstall');
+    const statuses = s.delivered.filter((f) => f.type === FrameType.PKG_EVENT).map((f) => (f.payload as { status: string }).status);
+    expect(statuses.every((st) => st === 'installed' || st === 'failed')).toBe(true);
     expect(packageNames(s.registers.at(-1)!)).not.toContain('echo');
     const gone = await s.dispatch(task('echo.echo', { message: 'again' })).done;
     expect(gone.type).toBe(FrameType.EXEC_ERROR);
@@ -198,7 +199,7 @@ describe('astraflow-worker binary', () => {
     // Draining: not ready any more, and new work is refused.
     expect((await fetch(`${health}/readyz`)).status).toBe(503);
     const refused = await s.dispatch(task('samples.slow', { ms: 10 })).done;
-    expect(refused.payload).toMatchObject({ code: 'E.WORKER.DRAINING' });
+    expect(refused.payload).toMatchObject({ code: 'E.RUNNER.CANCELLED', context: { details: { reason: 'draining' } } });
 
     const answer = await running.done;
     expect(answer.type).toBe(FrameType.EXEC_RESULT);
