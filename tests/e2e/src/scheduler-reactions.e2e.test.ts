@@ -12,7 +12,8 @@ afterEach(async () => {
 });
 
 async function ready(options: Parameters<typeof startHarness>[0] = {}, packages = ['samples']): Promise<Harness> {
-  const h = await startHarness(options);
+  // The sample packages are catalog-compatible: the scheduler's catalog loads their manifests.
+  const h = await startHarness({ ...options, scheduler: { catalog: true, ...options.scheduler } });
   harnesses.push(h);
   await h.scheduler.waitForSession(undefined, 10_000);
   for (const name of packages) expect((await installSample(h, name)).payload).toMatchObject({ name, status: 'installed' });
