@@ -4,6 +4,7 @@ import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/regis
 import { errorMessage } from './error-message.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
 import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
+import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
 import { ensureTaskDataDir } from './task-data-dir.js';
@@ -62,6 +63,8 @@ export function createRunner(options: RunnerOptions): Runner {
   }
   const pool = createThreadPool(options.threads);
   const feedbackLimits = resolveFeedbackLimits(options.feedback ?? {});
+  const resources =
+    options.resources ?? createResourceRegistry(options.workerName !== undefined ? { workerName: options.workerName } : {});
   let closed = false;
 
   async function runTask(task: RunTask): Promise<RunOutcome> {
@@ -118,14 +121,19 @@ export function createRunner(options: RunnerOptions): Runner {
     }
 
     let execution: Execution | undefined;
+    let leasedRefs: { handles: ResourceHandle[]; release(): void } | undefined;
     try {
       return await runLeased(lease.handler);
     } catch (error) {
       // Every expected failure is handled below; this is a bug in the runner itself.
       return errorOutcome('handler', AstraError.wrap(error, ErrorCode.INTERNAL));
     } finally {
-      if (execution === undefined) lease.release();
-      else void execution.finished.then(() => lease.release());
+      const releaseAll = (): void => {
+        lease.release();
+        leasedRefs?.release();
+      };
+      if (execution === undefined) releaseAll();
+      else void execution.finished.then(releaseAll);
     }
 
     async function runLeased(handler: RegisteredHandler): Promise<RunOutcome> {
@@ -136,6 +144,13 @@ export function createRunner(options: RunnerOptions): Runner {
         );
       }
       execMode = resolveExecMode(handler, defaultMode);
+
+      // Before anything else runs: a ref pinned elsewhere, unknown or expired refuses the task (E.RESOURCE.MISSING).
+      try {
+        leasedRefs = resources.leaseRefs(dispatch.resource_refs ?? []);
+      } catch (error) {
+        return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RESOURCE_MISSING));
+      }
 
       let dataDir: string;
       try {
@@ -160,6 +175,7 @@ export function createRunner(options: RunnerOptions): Runner {
         chainIndex: dispatch.chain_index,
         metadata: handler.metadata,
         resourceRefs: dispatch.resource_refs ?? [],
+        leasedResources: leasedRefs.handles,
         workerName: options.workerName,
       };
       let taskEnded = false;
@@ -172,6 +188,7 @@ export function createRunner(options: RunnerOptions): Runner {
           taskEnded
             ? Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'ctx.next called after the task ended'))
             : task.next(call),
+        resources,
       };
 
       let onAborted!: (value: Aborted) => void;

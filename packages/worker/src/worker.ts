@@ -10,7 +10,7 @@ import {
   type Transport,
 } from '@astraflow/protocol';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
-import { createRunner, type Runner } from '@astraflow/runner';
+import { createResourceRegistry, createRunner, type Runner } from '@astraflow/runner';
 import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { ExecDispatchHandler } from './dispatch/exec-dispatch-handler.js';
@@ -262,7 +262,10 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   });
   await packages.loadInstalled();
 
+  // Worker-local resources (WORKER.md §Resources): refs pinned to another worker_name never match here.
+  const resources = createResourceRegistry({ workerName: settings.worker_name });
   const runner = createRunner({
+    resources,
     resolver: packages,
     dataDir: settings.data_dir,
     defaultExecMode: settings.handler_exec_mode_default,
@@ -299,6 +302,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       inflight: dispatch.inflight,
       running_tasks: dispatch.running,
       dispatch_queue_depth: router.queued,
+      resources_held: resources.counts().held,
+      resources_in_use: resources.counts().inUse,
     }),
     onDropped: (frame: Frame) => dispatchDropped(frame),
     expressTypes: EXPRESS_TYPES,

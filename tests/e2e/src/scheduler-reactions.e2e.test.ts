@@ -1,6 +1,8 @@
 // What a user of the existing AstraFlow scheduler sees in a run (PROTOCOL.md §6): refusals of tasks
 // that did not run move to another worker instead of failing the run; uninstalls and restarts are
 // handled the way that scheduler expects.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { FrameType, type ExecDispatchPayload, type Frame } from '@astraflow/protocol';
 import { createRunCoordinator, startReferenceScheduler, type RunReport } from '@astraflow/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -141,6 +143,36 @@ describe('uninstall as the existing scheduler expects it', () => {
       status: 'failed',
       details: { code: 'E.RUNNER.CANCELLED', reason: 'draining' },
     });
+    expect(h.scheduler.violations).toEqual([]);
+  });
+});
+
+describe('worker-local resources', () => {
+  it('a registered resource is leased for a later dispatch naming it; a ref pinned elsewhere or missing never runs', async () => {
+    const h = await ready({ settings: { worker_name: 'worker-a', heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 } });
+    const put = await h.scheduler.dispatch(task('samples.resource_put', { id: 'model-1', value: 42 })).done;
+    expect(put.payload).toMatchObject({ status: 'SUCCEEDED', result: { registered: 'model-1' } });
+    const ref = (id: string, worker = 'worker-a') => ({ resource_id: id, worker_name: worker, type: 'sample' });
+
+    const used = await h.scheduler.dispatch(task('samples.resource_use', {}, { resource_refs: [ref('model-1')] })).done;
+    expect(used.payload).toMatchObject({ status: 'SUCCEEDED', result: { leased: [{ id: 'model-1', value: 42, leases: 1 }] } });
+
+    for (const refs of [[ref('model-1', 'worker-b')], [ref('model-1'), ref('model-2')]]) {
+      const d = task('samples.resource_use', {}, { resource_refs: refs });
+      const answer = await h.scheduler.dispatch(d).done;
+      expect(answer.type).toBe(FrameType.EXEC_ERROR);
+      expect(answer.payload).toMatchObject({ code: 'E.RESOURCE.MISSING' });
+      // Never ran: no duration metric for it, no data folder.
+      expect(existsSync(join(h.worker.settings.data_dir, d.run_id, d.task_id))).toBe(false);
+    }
+    // Heartbeats count what is held and in use.
+    const counts = (f: Frame): string => {
+      const m = (f.payload as { metrics: { resources_held?: number; resources_in_use?: number } }).metrics;
+      return `${m.resources_held}/${m.resources_in_use}`;
+    };
+    const since = h.scheduler.heartbeats.length;
+    await h.scheduler.waitFor((f) => f.type === FrameType.HEARTBEAT && h.scheduler.heartbeats.indexOf(f) >= since, 3000);
+    expect(counts(h.scheduler.heartbeats.at(-1)!)).toBe('1/0');
     expect(h.scheduler.violations).toEqual([]);
   });
 });
