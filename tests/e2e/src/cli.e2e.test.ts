@@ -254,6 +254,22 @@ describe('astraflow-worker binary', () => {
     expect(cli.lines.join('\n')).not.toContain(wrong);
   });
 
+  it('starts from a Python worker\'s YAML file with one warning naming the keys it does not use', async () => {
+    const s = await scheduler();
+    const cli = await startCli({
+      args: ['--scheduler-url', s.url],
+      env: { ASTRA_WORKER_AUTH_TOKEN: TOKEN },
+      config: ['worker_id: py-worker-1', 'config_path: /etc/astraflow/worker.yaml', 'log_level: WARNING', 'tenant: default', ''].join('\n'),
+    });
+    await s.waitForSession(undefined, 15_000);
+    const warnings = cli.lines.filter((line) => line.includes('only the Python worker uses'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('worker_id, config_path') });
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    expect(s.violations).toEqual([]);
+  });
+
   it('exits 2 with one line naming the field and its source on bad settings, and on an unknown flag', async () => {
     // An empty config file: the file would otherwise win over the environment.
     const bad = await startCli({ config: '', env: { ASTRA_WORKER_HEARTBEAT_INTERVAL_SECONDS: 'soon' } });
