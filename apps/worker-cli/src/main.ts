@@ -5,6 +5,7 @@ import { AstraError, ErrorCode, isAuthErrorCode, type Logger } from '@astraflow/
 import { createLogger, setup, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
+import { PACKAGE_COMMANDS, runPackageTool } from './package-tool.js';
 
 /** Exit codes of `astraflow-worker`. */
 export const ExitCode = {
@@ -72,6 +73,17 @@ function createProcessLogger(io: MainIo, settings: Settings): Logger {
  * Resolves when the process should exit (after `io.exit` was called).
  */
 export async function main(io: MainIo): Promise<void> {
+  const command = io.argv[0];
+  if (command !== undefined && (PACKAGE_COMMANDS as readonly string[]).includes(command)) {
+    try {
+      const { out, code } = await runPackageTool(io.argv, io.cwd);
+      for (const line of out) io.stdout.write(`${line}\n`);
+      return io.exit(code);
+    } catch (err) {
+      fatalLine(io, err);
+      return io.exit(AstraError.isInstance(err) && err.code === ErrorCode.CONFIG_INVALID ? ExitCode.CONFIG : ExitCode.FAILURE);
+    }
+  }
   let settings: Settings;
   const warnings: string[] = [];
   try {

@@ -302,3 +302,55 @@ describe('astraflow-worker binary', () => {
     expect(version.lines[0]).toBe(pkg.version);
   });
 });
+
+describe('astraflow-worker pack / validate', () => {
+  const examplesDir = dirname(createRequire(import.meta.url).resolve('@astraflow/examples/package.json'));
+
+  it('packs a sample package into an archive that installs over HTTP with the printed sha256 and runs', async () => {
+    const out = await scratch('astra-pack-');
+    cleanups.push(() => rm(out, { recursive: true, force: true }));
+    const s = await scheduler();
+    const files = await s.serveFiles(out);
+    const url = `${files.baseUrl.replace(/\/$/, '')}/samples.tgz`;
+    const packed = await startCli({ args: ['pack', join(examplesDir, 'packages', 'samples'), '--out', join(out, 'samples.tgz'), '--url', url] });
+    expect(await packed.exited).toEqual({ code: 0, signal: null });
+    expect(packed.lines[0]).toMatch(/^ok: samples@1\.0\.0 \(runtime node; 9 node types: /);
+    expect(packed.lines[1]).toBe("catalog: the manifest passes the scheduler's manifest schema");
+    const payloadLine = packed.lines.find((l) => l.startsWith('biz.pkg.install: '))!;
+    const payload = JSON.parse(payloadLine.slice('biz.pkg.install: '.length)) as { name: string; version: string; url: string; sha256: string };
+    expect(payload).toMatchObject({ name: 'samples', version: '1.0.0', url });
+    expect(packed.lines).toContain(`sha256: ${payload.sha256}`);
+    // Deterministic: the same bytes as the examples build of the same folder.
+    expect(payload.sha256).toBe(sampleArchive('samples', '1.0.0').sha256);
+
+    const cli = await startCli({ args: ['--scheduler-url', s.url], env: { ASTRA_WORKER_AUTH_TOKEN: TOKEN } });
+    await s.waitForSession(undefined, 15_000);
+    expect((await s.installPackage(payload)).payload).toMatchObject({ name: 'samples', status: 'installed' });
+    const answer = await s.dispatch(task('samples.status', { status: 'ok' })).done;
+    expect(answer.payload).toMatchObject({ status: 'SUCCEEDED' });
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    expect(s.violations).toEqual([]);
+  });
+
+  it('validate names the problem of a broken package and exits non-zero; the older form validates with a catalog note', async () => {
+    const dir = await scratch('astra-broken-');
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { mkdir, readFile } = await import('node:fs/promises');
+    await mkdir(join(dir, 'adapters'));
+    await writeFile(join(dir, 'manifest.json'), await readFile(join(examplesDir, 'packages', 'echo', 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
+    await writeFile(join(dir, 'adapters', 'echo.js'), 'export const echo = (ctx) => ({ echo: ctx.params.message });\n');
+    const broken = await startCli({ args: ['validate', dir] });
+    expect((await broken.exited).code).toBe(1);
+    expect(broken.stderr()).toMatch(/^astraflow-worker: node "echo\.fail" handler "fail" .*is not a function exported by .*\[E\.PKG\.INVALID\]\n$/);
+
+    const old = await startCli({ args: ['validate', join(examplesDir, 'packages', 'echo-2')] });
+    expect((await old.exited).code).toBe(0);
+    expect(old.lines[0]).toBe('ok: echo@2.0.0 (runtime node; 2 node types: echo.echo, echo.fail)');
+    expect(old.lines[1]).toMatch(/^catalog: the scheduler's catalog would refuse this manifest .*required property 'python'/);
+
+    const usage = await startCli({ args: ['pack'] });
+    expect((await usage.exited).code).toBe(2);
+  });
+});
