@@ -173,6 +173,12 @@ describe('worker-local resources', () => {
     const since = h.scheduler.heartbeats.length;
     await h.scheduler.waitFor((f) => f.type === FrameType.HEARTBEAT && h.scheduler.heartbeats.indexOf(f) >= since, 3000);
     expect(counts(h.scheduler.heartbeats.at(-1)!)).toBe('1/0');
+    // Host CPU as a share of all cores, and the measured ack round trip of the reliable stream.
+    const metrics = (h.scheduler.heartbeats.at(-1)!.payload as { metrics: { cpu_pct: number; latency_ms?: number } }).metrics;
+    expect(metrics.cpu_pct).toBeGreaterThanOrEqual(0);
+    expect(metrics.cpu_pct).toBeLessThanOrEqual(100);
+    expect(Number.isInteger(metrics.latency_ms)).toBe(true);
+    expect(metrics.latency_ms).toBeLessThan(1000);
     expect(h.scheduler.violations).toEqual([]);
   });
 });
