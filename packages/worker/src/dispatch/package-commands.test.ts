@@ -23,7 +23,7 @@ async function setupRouter(options: { draining?: boolean } = {}) {
   const sent: Array<{ type: string; payload: Record<string, unknown>; corr: string | undefined }> = [];
   const outbox: Outbox = {
     send(type, payload, opts) {
-      sent.push({ type, payload: payload as Record<string, unknown>, corr: opts?.corr });
+      sent.push({ type, payload: payload as Record<string, unknown>, corr: opts?.corr ?? undefined });
       const frame = buildFrame(type, payload, { sender: { role: 'worker', id: 'w' }, tenant: 't' });
       return Promise.resolve({ frame, acked: Promise.resolve() });
     },
