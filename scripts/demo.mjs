@@ -180,8 +180,15 @@ async function main() {
       return { nodeType: t.payload.node_type, title: t.title, expected: t.expected, outcome, detail, ok: outcome === t.expected && feedbackOk };
     });
 
-    const removed = await step('uninstall echo', scheduler.uninstallPackage({ name: 'echo', version: '1.0.0' }));
-    say(`uninstall echo@1.0.0  ${removed.payload.status}`);
+    // An uninstall is reported by the re-register that no longer lists the version (PROTOCOL.md §6).
+    const registersBefore = scheduler.registers.length;
+    await step('uninstall echo', scheduler.send('biz.pkg.uninstall', { name: 'echo', version: '1.0.0' }));
+    const reregister = await step(
+      'the re-register after the uninstall',
+      scheduler.waitFor((f) => f.type === 'control.register' && scheduler.registers.indexOf(f) >= registersBefore, STEP_TIMEOUT_MS),
+    );
+    const removed = !reregister.payload.packages.some((p) => p.name === 'echo' && p.version === '1.0.0');
+    say(`uninstall echo@1.0.0  ${removed ? 'uninstalled (re-register without it)' : 'STILL LISTED'}`);
 
     say('');
     say(table(rows));
@@ -194,7 +201,7 @@ async function main() {
     if (violations.length > 0) say(`protocol violations   ${violations.join('; ')}`);
 
     const failed = rows.filter((r) => !r.ok);
-    const good = failed.length === 0 && exit.code === 0 && removed.payload.status === 'uninstalled' && violations.length === 0;
+    const good = failed.length === 0 && exit.code === 0 && removed && violations.length === 0;
     say(good ? `demo ok: ${rows.length} tasks, every outcome as expected` : `demo FAILED: ${failed.length} unexpected outcome(s)`);
     if (!good) await showLogTail(logPath);
     return good ? 0 : 1;

@@ -25,6 +25,8 @@ export const SETTING_FLAGS = {
 
 /** The `--help` text. */
 export const USAGE = `Usage: astraflow-worker [options]
+       astraflow-worker validate <dir>
+       astraflow-worker pack <dir> [--out <file>] [--url <url>]
 
 Runs an AstraFlow worker: connects to the scheduler, installs node packages
 on command, runs their tasks and reports results.
@@ -39,6 +41,11 @@ Options:
       --http-port <port>     port of the health/metrics endpoint (with http_enabled)
   -h, --help                 show this help
   -v, --version              print the version
+
+validate checks a package folder as the worker will at install (manifest,
+entrypoints import, handlers exist) and says whether the scheduler's catalog
+would accept the manifest; pack also writes <name>-<version>.tgz
+(deterministic) and prints its sha256 and the biz.pkg.install payload.
 
 Flags beat every other settings source; then the settings file, then
 ASTRA_WORKER_* environment variables, then ./.env, then defaults.

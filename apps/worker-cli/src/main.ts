@@ -5,6 +5,7 @@ import { AstraError, ErrorCode, isAuthErrorCode, type Logger } from '@astraflow/
 import { createLogger, setup, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
+import { PACKAGE_COMMANDS, runPackageTool } from './package-tool.js';
 
 /** Exit codes of `astraflow-worker`. */
 export const ExitCode = {
@@ -72,7 +73,19 @@ function createProcessLogger(io: MainIo, settings: Settings): Logger {
  * Resolves when the process should exit (after `io.exit` was called).
  */
 export async function main(io: MainIo): Promise<void> {
+  const command = io.argv[0];
+  if (command !== undefined && (PACKAGE_COMMANDS as readonly string[]).includes(command)) {
+    try {
+      const { out, code } = await runPackageTool(io.argv, io.cwd);
+      for (const line of out) io.stdout.write(`${line}\n`);
+      return io.exit(code);
+    } catch (err) {
+      fatalLine(io, err);
+      return io.exit(AstraError.isInstance(err) && err.code === ErrorCode.CONFIG_INVALID ? ExitCode.CONFIG : ExitCode.FAILURE);
+    }
+  }
   let settings: Settings;
+  const warnings: string[] = [];
   try {
     const args = parseCliArgs(io.argv);
     if (args.help) {
@@ -84,7 +97,10 @@ export async function main(io: MainIo): Promise<void> {
       return io.exit(ExitCode.OK);
     }
     const env = args.configFile ? { ...io.env, ASTRA_WORKER_CONFIG_FILE: resolve(io.cwd, args.configFile) } : io.env;
-    settings = loadSettings({ worker_version: version(), ...args.overrides }, { cwd: io.cwd, env });
+    settings = loadSettings(
+      { worker_version: version(), ...args.overrides },
+      { cwd: io.cwd, env, onWarning: (message) => warnings.push(message) },
+    );
   } catch (err) {
     fatalLine(io, err);
     return io.exit(ExitCode.CONFIG);
@@ -92,6 +108,7 @@ export async function main(io: MainIo): Promise<void> {
   const secret = settings.auth_token;
 
   const logger = createProcessLogger(io, settings);
+  for (const warning of warnings) logger.warn(warning);
   logger.info({ settings: redactSettings(settings) }, 'starting astraflow-worker');
 
   // Listen before setup: a signal during start-up stops the worker as soon as it exists.

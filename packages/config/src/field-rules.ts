@@ -171,7 +171,7 @@ export function logLevel(): FieldRule<LogLevel> {
   return {
     schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
     type: 'trace | debug | info | warn | error | fatal',
-    expected: 'one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, FATAL (any case)',
+    expected: 'one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, FATAL, CRITICAL (any case)',
     fromString: (raw) => normalizeLogLevel(raw) ?? UNPARSABLE,
   };
 }

@@ -127,12 +127,14 @@ describe('enums', () => {
       ['warning', 'warn'],
       ['ERROR', 'error'],
       ['fatal', 'fatal'],
+      ['CRITICAL', 'fatal'],
+      ['critical', 'fatal'],
     ] as const;
     for (const [raw, level] of cases) expect(fromEnv('log_level', raw), raw).toBe(level);
     expect(box.load({ log_level: 'Warning' }).log_level).toBe('warn');
-    for (const raw of ['verbose', 'CRITICAL', 'notice', '10']) {
+    for (const raw of ['verbose', 'notice', '10']) {
       expect(envError('log_level', raw)).toBe(
-        `invalid log_level from ASTRA_WORKER_LOG_LEVEL: expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, FATAL (any case), got "${raw}"`,
+        `invalid log_level from ASTRA_WORKER_LOG_LEVEL: expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, FATAL, CRITICAL (any case), got "${raw}"`,
       );
     }
   });
@@ -159,6 +161,7 @@ const BOOLEAN_FIELDS = [
   'reconnect_abort_on_protocol_error',
   'tls_reject_unauthorized',
   'package_require_sha256',
+  'package_uninstall_event',
   'http_enabled',
 ] as const;
 

@@ -218,6 +218,25 @@ describe('loadSettings: config file discovery', () => {
     expect(box.loadError({}, { defaultPaths: [far] }).message).toBe(`unknown setting "completely_unrelated" in config file ${far}`);
   });
 
+  it('takes a Python worker\'s file: its keys we do not use give one warning, log_level CRITICAL works', () => {
+    const box = createSandbox();
+    const path = box.write(
+      'py.yaml',
+      'tenant: a\nworker_id: worker-7\nconfig_path: /etc/astraflow/worker.yaml\nlog_level: CRITICAL\n',
+    );
+    const warnings: string[] = [];
+    const s = box.load({}, { defaultPaths: [path], onWarning: (m) => warnings.push(m) });
+    expect(s.tenant).toBe('a');
+    expect(s.log_level).toBe('fatal');
+    expect(warnings).toEqual([`config file ${path}: ignoring settings only the Python worker uses: worker_id, config_path`]);
+    expect(Object.keys(s)).not.toContain('worker_id');
+    // A truly unknown key beside them is still an error.
+    const bad = box.write('bad.yaml', 'worker_id: w\nteant: a\n');
+    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(`unknown setting "teant" in config file ${bad} (did you mean tenant?)`);
+    // Python-only keys are not settings: explicitly they are still refused.
+    expect(box.loadError({ worker_id: 'w' } as never).message).toMatch(/^unknown setting "worker_id" in explicit settings/);
+  });
+
   it('fails when a config path is a folder', () => {
     const box = createSandbox();
     box.write('config/worker.yaml/keep', '');

@@ -6,6 +6,7 @@ import { readDotenvFile } from './dotenv-file.js';
 import { expandPath } from './expand-path.js';
 import { UNPARSABLE } from './field-rules.js';
 import { closestName } from './closest-name.js';
+import { PYTHON_WORKER_ONLY_KEYS } from './python-worker-keys.js';
 import { defaultOf, isSettingName, settingDefinitions, settingNames } from './setting-definitions.js';
 import { envVarName } from './setting-fields.js';
 import { SettingsSchema } from './settings-schema.js';
@@ -19,6 +20,11 @@ export interface LoadSettingsOptions {
   env?: NodeJS.ProcessEnv;
   /** Config files tried, in order, when `ASTRA_WORKER_CONFIG_FILE` is not set. Default {@link defaultConfigPaths}. */
   defaultPaths?: readonly string[];
+  /**
+   * Called once with a one-line message when the config file holds keys only the Python
+   * worker uses (they are ignored). Default: ignore silently.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Names the environment variable that points at the config file. */
@@ -59,9 +65,15 @@ function varCandidate(name: keyof Settings, vars: Vars, rank: Rank, label: (v: s
   return undefined;
 }
 
-function rejectUnknownKeys(values: Readonly<Record<string, unknown>>, source: string, where: string, path?: string): void {
+function rejectUnknownKeys(
+  values: Readonly<Record<string, unknown>>,
+  source: string,
+  where: string,
+  path?: string,
+  tolerated: ReadonlySet<string> = new Set(),
+): void {
   for (const key of Object.keys(values)) {
-    if (isSettingName(key)) continue;
+    if (isSettingName(key) || tolerated.has(key)) continue;
     const guess = closestName(key, settingNames);
     const hint = guess === undefined ? '' : ` (did you mean ${guess}?)`;
     throw configError(`unknown setting "${key}" in ${where}${hint}`, path === undefined ? { source, field: key } : { source, field: key, path });
@@ -114,7 +126,15 @@ export function loadSettings(
   noteSecrets(dotenv, true);
 
   const fileValues = loadConfigFile(cwd, env, dotenv, dotenvLabel, options.defaultPaths ?? defaultConfigPaths, secrets);
-  if (fileValues !== undefined) noteSecrets(fileValues.values, false);
+  if (fileValues !== undefined) {
+    noteSecrets(fileValues.values, false);
+    const pythonOnly = Object.keys(fileValues.values).filter((key) => PYTHON_WORKER_ONLY_KEYS.has(key));
+    if (pythonOnly.length > 0) {
+      options.onWarning?.(
+        `config file ${fileValues.path}: ignoring settings only the Python worker uses: ${pythonOnly.join(', ')}`,
+      );
+    }
+  }
 
   const resolved = new Map<keyof Settings, Resolved>();
   for (const name of settingNames) {
@@ -159,7 +179,7 @@ function loadConfigFile(
   }
   if (path === undefined) return undefined;
   const values = readConfigFile(path);
-  rejectUnknownKeys(values, path, `config file ${path}`, path);
+  rejectUnknownKeys(values, path, `config file ${path}`, path, PYTHON_WORKER_ONLY_KEYS);
   return { path, values };
 }
 

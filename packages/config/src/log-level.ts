@@ -8,10 +8,12 @@ const LEVELS: Readonly<Record<string, LogLevel>> = {
   warning: 'warn',
   error: 'error',
   fatal: 'fatal',
+  // The Python worker's name for its highest level.
+  critical: 'fatal',
 };
 
 /**
- * Maps TRACE/DEBUG/INFO/WARN/WARNING/ERROR/FATAL (any case, surrounding
+ * Maps TRACE/DEBUG/INFO/WARN/WARNING/ERROR/FATAL/CRITICAL (any case, surrounding
  * blanks ignored) to pino's level name; undefined for anything else.
  *
  * @example

@@ -310,6 +310,12 @@ export const settingDefinitions: Definitions = {
     default: true,
     description: 'Refuse http/https package URLs without a sha256.',
   },
+  package_uninstall_event: {
+    rule: boolean(),
+    default: false,
+    description:
+      "Also answer an uninstall with biz.pkg.event status uninstalled; only for schedulers that accept it (the existing one logs an error).",
+  },
   package_download_timeout_seconds: {
     rule: number({ gt: 0 }),
     default: 60,

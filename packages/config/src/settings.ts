@@ -135,6 +135,8 @@ export interface Settings {
   readonly worker_instance_id_file: string | undefined;
   /** Require a sha256 for packages installed from http(s) URLs. */
   readonly package_require_sha256: boolean;
+  /** Send `biz.pkg.event` status `uninstalled` after an uninstall (off: the re-register reports it, PROTOCOL.md §6). */
+  readonly package_uninstall_event: boolean;
   /** Timeout of one package download, in seconds. */
   readonly package_download_timeout_seconds: number;
   /** Largest package archive accepted, in bytes. */

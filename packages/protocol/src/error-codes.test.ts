@@ -27,7 +27,6 @@ const SECTION_7 = [
   'E.PKG.PERMISSION',
   'E.INTERNAL',
   'E.TIMEOUT',
-  'E.WORKER.DRAINING',
 ];
 
 describe('error codes', () => {
@@ -50,6 +49,11 @@ describe('error codes', () => {
     expect(all).toHaveLength(SECTION_7.length + local.length);
     expect(new Set(all).size).toBe(all.length);
     for (const code of all) expect(code).toMatch(/^E(\.[A-Z][A-Z0-9_]*)+$/);
+  });
+
+  it('sends none of the retired refusal codes: refusals are E.RUNNER.CANCELLED with a reason', () => {
+    const all: string[] = Object.values(ErrorCode);
+    for (const retired of ['E.WORKER.DRAINING', 'E.QUEUE.OVERFLOW', 'E.HANDLER.COOLDOWN']) expect(all).not.toContain(retired);
   });
 
   it('isAuthErrorCode picks the E.AUTH.* family only', () => {

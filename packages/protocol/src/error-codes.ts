@@ -28,8 +28,6 @@ export const ProtocolErrorCode = {
   PKG_PERMISSION: 'E.PKG.PERMISSION',
   INTERNAL: 'E.INTERNAL',
   TIMEOUT: 'E.TIMEOUT',
-  /** (ext) answer to a dispatch that reaches a draining worker. */
-  WORKER_DRAINING: 'E.WORKER.DRAINING',
 } as const;
 
 /** Codes of this implementation that are not part of PROTOCOL.md §7. */
@@ -52,10 +50,6 @@ export const LocalErrorCode = {
   PKG_NOT_FOUND: 'E.PKG.NOT_FOUND',
   /** A handler was asked for while its package is being uninstalled. */
   PKG_UNINSTALLING: 'E.PKG.UNINSTALLING',
-  /** The dispatch queue or session queue refused a frame. */
-  QUEUE_OVERFLOW: 'E.QUEUE.OVERFLOW',
-  /** A handler is cooling down after consecutive failures. */
-  HANDLER_COOLDOWN: 'E.HANDLER.COOLDOWN',
 } as const;
 
 /** Every code: {@link ProtocolErrorCode} (PROTOCOL.md §7) plus {@link LocalErrorCode}. */
@@ -63,6 +57,23 @@ export const ErrorCode = { ...ProtocolErrorCode, ...LocalErrorCode } as const;
 
 /** Any value of {@link ErrorCode}. Other strings are allowed where a peer sends codes we do not know. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Why a task that did not run was refused (`context.details.reason` of an
+ * `E.RUNNER.CANCELLED` answer, PROTOCOL.md §6). The existing scheduler retries
+ * only `E.RUNNER.CANCELLED`, so every such refusal carries that code and one
+ * of these reasons instead of a code of its own.
+ */
+export const RefusalReason = {
+  DRAINING: 'draining',
+  SHUTDOWN: 'shutdown',
+  OVERFLOW: 'overflow',
+  COOLDOWN: 'cooldown',
+  OVERLOADED: 'overloaded',
+} as const;
+
+/** Any value of {@link RefusalReason}. */
+export type RefusalReasonValue = (typeof RefusalReason)[keyof typeof RefusalReason];
 
 /** True for the `E.AUTH.*` family, which PROTOCOL.md §4 classifies as authentication failures. */
 export function isAuthErrorCode(code: string): boolean {

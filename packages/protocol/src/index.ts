@@ -18,7 +18,15 @@
  * @packageDocumentation
  */
 export { AstraError, type AstraErrorOptions } from './astra-error.js';
-export { ErrorCode, LocalErrorCode, ProtocolErrorCode, isAuthErrorCode, type ErrorCodeValue } from './error-codes.js';
+export {
+  ErrorCode,
+  LocalErrorCode,
+  ProtocolErrorCode,
+  RefusalReason,
+  isAuthErrorCode,
+  type ErrorCodeValue,
+  type RefusalReasonValue,
+} from './error-codes.js';
 export { FrameType, isControlType, isExtType, type KnownFrameType } from './frame-types.js';
 export { buildFrame, type BuildFrameOptions } from './build-frame.js';
 export {

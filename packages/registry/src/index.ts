@@ -25,6 +25,7 @@ export { detectArchiveFormat, detectArchiveFormatFromBytes, type ArchiveFormat }
 export { redactUrl } from './download.js';
 export { resolveEntrypoint, type EntrypointLocation } from './entrypoint.js';
 export { loadHandler, type LoadedHandler, type LoadHandlerOptions } from './load-handler.js';
+export { inspectPackageFolder, type PackageInspection } from './inspect-package.js';
 export { checkNodeRequirement, type RequirementCheck } from './node-requirement.js';
 export {
   createPackageManager,

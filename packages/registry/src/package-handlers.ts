@@ -4,10 +4,31 @@ import { importAdapterModule, loadHandler } from './load-handler.js';
 import { execModeOf } from './read-manifest.js';
 import type { RegisteredHandler } from './types.js';
 
-/** The runtime a manifest targets: `node` when it has a `node` block, else the first foreign block. */
+/**
+ * The runtime a manifest targets (WORKER.md §Packages): `node` when it has a `node` block (the
+ * older form), or when every adapter says `metadata.runtime: "node"` (the catalog-compatible form,
+ * whose `python` block only satisfies the scheduler's schema); else the runtime its adapters name,
+ * else `python`.
+ */
 export function manifestRuntime(manifest: Manifest): string {
   if (manifest.node !== undefined) return 'node';
-  return 'python';
+  const declared = manifest.adapters.map((adapter) => adapter.metadata?.['runtime']);
+  if (declared.length > 0 && declared.every((runtime) => runtime === 'node')) return 'node';
+  const named = declared.find((runtime): runtime is string => typeof runtime === 'string' && runtime !== 'node');
+  return named ?? 'python';
+}
+
+/**
+ * The Node.js range a node package asks for: `node.requires`, else the first adapter's
+ * `metadata.node_requires` (catalog-compatible form).
+ */
+export function nodeRequirementOf(manifest: Manifest): string | undefined {
+  if (manifest.node?.requires !== undefined) return manifest.node.requires;
+  for (const adapter of manifest.adapters) {
+    const range = adapter.metadata?.['node_requires'];
+    if (typeof range === 'string' && range.trim() !== '') return range;
+  }
+  return undefined;
 }
 
 function withContext(err: unknown, context: string): AstraError {

@@ -265,6 +265,27 @@ describe('foreign runtimes', () => {
     expect(() => manager.acquire('example.pkg', '1.0.0', 'nope')).toThrow(expect.objectContaining({ code: 'E.PKG.NOT_FOUND' }));
   });
 
+  it('runs the catalog-compatible JS form: dotted entrypoint, runtime in adapter metadata, python block ignored', async () => {
+    const protocolDir = dirname(createRequire(import.meta.url).resolve('@astraflow/protocol/package.json'));
+    const manifestText = await readFile(join(protocolDir, 'fixtures', 'js-manifests', 'catalog-compatible.manifest.json'), 'utf8');
+    const data = packageArchive({
+      'manifest.json': manifestText,
+      'package.json': '{"type":"module"}',
+      'adapters/text.js': 'export const upper = (ctx) => ({ text: String(ctx.params.text).toUpperCase() });\n',
+    });
+    await manager.install({ name: 'acme.text', version: '1.2.0', url: server.put('acme-text.tgz', data), sha256: sha256(data) });
+    expect(manager.registry.list().map((h) => h.runtime)).toEqual(['node']);
+    expect(await run(manager, 'acme.text', '1.2.0', 'acme.text.upper', { text: 'shout' })).toEqual({ text: 'SHOUT' });
+    // adapters[].metadata.node_requires is enforced like node.requires.
+    const future = JSON.parse(manifestText) as { name: string; adapters: Array<{ metadata: Record<string, unknown> }> };
+    future.name = 'acme.future';
+    future.adapters[0]!.metadata['node_requires'] = '>=999';
+    const bad = packageArchive({ 'manifest.json': JSON.stringify(future), 'adapters/text.js': 'exports.upper = () => ({});\n' });
+    await expect(
+      manager.install({ name: 'acme.future', version: '1.2.0', url: server.put('acme-future.tgz', bad), sha256: sha256(bad) }),
+    ).rejects.toMatchObject({ code: 'E.PKG.RUNTIME_UNSUPPORTED' });
+  });
+
   it('refuses a node package whose node.requires excludes this Node.js', async () => {
     const manifest = JSON.parse(nodeManifest('future', '1.0.0', [{ type: 'future.x', handler: 'x' }])) as Record<string, unknown>;
     manifest['node'] = { requires: '>=999' };

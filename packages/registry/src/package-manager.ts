@@ -16,7 +16,7 @@ import { downloadArchive, redactUrl } from './download.js';
 import { extractArchive } from './extract-archive.js';
 import { purgeRequireCache } from './load-handler.js';
 import { checkNodeRequirement } from './node-requirement.js';
-import { buildHandlers, locateAdapters, manifestRuntime } from './package-handlers.js';
+import { buildHandlers, locateAdapters, manifestRuntime, nodeRequirementOf } from './package-handlers.js';
 import { readManifest, type LoadedManifest } from './read-manifest.js';
 import { SerialQueue } from './serial-queue.js';
 import type { HandlerLease, HandlerResolver } from './types.js';
@@ -390,7 +390,7 @@ class DefaultPackageManager implements PackageManager {
   private assertRuntime(manifest: Manifest): boolean {
     const runtime = manifestRuntime(manifest);
     if (runtime !== 'node') return false;
-    const range = manifest.node?.requires;
+    const range = nodeRequirementOf(manifest);
     if (range !== undefined) {
       const check = checkNodeRequirement(range);
       if (check === 'unsatisfied') {

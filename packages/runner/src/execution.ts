@@ -2,6 +2,7 @@ import type { AstraError, Logger } from '@astraflow/protocol';
 import type { RegisteredHandler } from '@astraflow/registry';
 import type { FeedbackChannel } from './feedback-channel.js';
 import type { NormalizedResult } from './normalize-result.js';
+import type { HandlerResources } from './resource-registry.js';
 import type { HandlerContext, NextCall } from './types.js';
 
 /** Where a task failed; becomes `context.where = runner.<stage>`. */
@@ -25,7 +26,7 @@ export interface Execution {
 }
 
 /** The plain-data part of {@link HandlerContext}. */
-export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next'>;
+export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next' | 'resources'>;
 
 /** What both execution modes need to run one handler. */
 export interface ExecutionEnv {
@@ -34,4 +35,5 @@ export interface ExecutionEnv {
   logger: Logger;
   feedback: FeedbackChannel;
   next(call: NextCall): Promise<Record<string, unknown>>;
+  resources: HandlerResources;
 }

@@ -32,6 +32,17 @@ export {
 } from './feedback-channel.js';
 export { safePathSegment, taskDataDirPath } from './task-data-dir.js';
 export { toJsonValue } from './json-value.js';
+export {
+  createResourceRegistry,
+  type FileResourceSpec,
+  type HandlerResources,
+  type ResourceCounts,
+  type ResourceFilter,
+  type ResourceHandle,
+  type ResourceRegistry,
+  type ResourceRegistryOptions,
+  type ResourceSpec,
+} from './resource-registry.js';
 export type {
   FeedbackBody,
   FeedbackChannelName,

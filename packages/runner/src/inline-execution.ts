@@ -35,6 +35,7 @@ export function startInline(env: ExecutionEnv): Execution {
       emitText: (text, channel) => feedback.emitText(text, channel),
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
+    resources: env.resources,
   };
   const running = new Promise<unknown>((resolve) => resolve(fn(ctx)));
   const result = running.then(

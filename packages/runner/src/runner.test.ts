@@ -22,7 +22,7 @@ const logger = createRecordingLogger(['info', 'warn', 'error', 'fatal']);
 
 /** Sync fixtures registered a second time with a forced mode, to run each in both modes. */
 const SYNC = ['echo', 'returnParam', 'statusWord', 'unserialisable', 'throws', 'throwsString', 'busy', 'flood', 'feedbackNowait', 'logsSync'];
-const ASYNC = ['echoAsync', 'contextDump', 'throwsCode', 'waitForAbort', 'ignoresSignal', 'feedbackMix', 'badFeedback', 'callsNext', 'writesData', 'logs'];
+const ASYNC = ['echoAsync', 'contextDump', 'throwsCode', 'waitForAbort', 'ignoresSignal', 'feedbackMix', 'badFeedback', 'callsNext', 'writesData', 'logs', 'usesResources'];
 
 beforeAll(async () => {
   dataRoot = await mkdtemp(path.join(tmpdir(), 'runner-test-'));
@@ -102,8 +102,10 @@ describe('createRunner: results', () => {
       host_node_id: 'host-1',
       middleware_chain: ['m1', 'm2'],
       chain_index: 1,
-      resource_refs: [{ resource_id: 'res', worker_name: 'w', type: 'gpu' }],
+      resource_refs: [{ resource_id: 'res', worker_name: 'w-test', type: 'blob' }],
     };
+    // A ref must name a resource registered on this worker (WORKER.md §Resources).
+    expectResult((await run('usesResources', { id: 'res' })).outcome);
     const { outcome } = await run('contextDump', { p: 1 }, { dispatch });
     const result = expectResult(outcome);
     expect(result.execMode).toBe('inline');
@@ -468,6 +470,31 @@ describe('createRunner: feedback, next, logs, data folder', () => {
       const { payload } = expectResult(outcome);
       expect(payload.status).toBe('FAILED');
       expect(payload.result).toEqual({ code: 'E.TIMEOUT', message: 'no answer from the middleware' });
+    }
+  });
+
+  it('gives handlers the resource registry, inline and in a thread, and leases resource_refs for the task', async () => {
+    const put = expectResult((await run('usesResources.thread', { id: 'res-thread' })).outcome).payload.result;
+    expect(put).toEqual({ leased: [], listed: expect.arrayContaining(['res-thread']), missing: 'E.RESOURCE.MISSING' });
+    expectResult((await run('usesResources.inline', { id: 'res-inline' })).outcome);
+    const ref = (id: string, worker = 'w-test') => ({ resource_id: id, worker_name: worker, type: 'blob' });
+    for (const mode of ['inline', 'thread']) {
+      const used = await run(`usesResources.${mode}`, {}, { dispatch: { resource_refs: [ref('res-thread'), ref('res-inline')] } });
+      // Each leased once for this task; the leases end with it.
+      expect(expectResult(used.outcome).payload.result).toMatchObject({ leased: ['res-thread:1', 'res-inline:1'] });
+    }
+  });
+
+  it('refuses a ref pinned to another worker, or missing here, with E.RESOURCE.MISSING before the handler runs', async () => {
+    const ref = (id: string, worker: string) => ({ resource_id: id, worker_name: worker, type: 'blob' });
+    expectResult((await run('usesResources', { id: 'res-pinned' })).outcome);
+    for (const refs of [[ref('res-pinned', 'other-worker')], [ref('res-pinned', 'w-test'), ref('nowhere', 'w-test')]]) {
+      const dispatch = { run_id: `res-run-${refs.length}`, task_id: 'res-task', resource_refs: refs };
+      const error = expectError((await run('writesData', {}, { dispatch })).outcome).payload;
+      expect(error.code).toBe('E.RESOURCE.MISSING');
+      expect(error.context?.where).toBe('runner.prepare');
+      // The handler never ran: not even its data folder exists.
+      await expect(readFile(path.join(dataRoot, 'data', dispatch.run_id, 'res-task', 'out.txt'))).rejects.toThrow();
     }
   });
 

@@ -4,6 +4,7 @@ import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/regis
 import { errorMessage } from './error-message.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
 import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
+import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
 import { ensureTaskDataDir } from './task-data-dir.js';
@@ -65,6 +66,8 @@ export function createRunner(options: RunnerOptions): Runner {
   }
   const pool = createThreadPool(options.threads);
   const feedbackLimits = resolveFeedbackLimits(options.feedback ?? {});
+  const resources =
+    options.resources ?? createResourceRegistry(options.workerName !== undefined ? { workerName: options.workerName } : {});
   let closed = false;
 
   async function runTask(task: RunTask): Promise<RunOutcome> {
@@ -121,6 +124,7 @@ export function createRunner(options: RunnerOptions): Runner {
     }
 
     let execution: Execution | undefined;
+    let leasedRefs: { handles: ResourceHandle[]; release(): void } | undefined;
     try {
       const outcome = await runLeased(lease.handler);
       return execution === undefined ? outcome : { ...outcome, settled: execution.finished };
@@ -128,8 +132,12 @@ export function createRunner(options: RunnerOptions): Runner {
       // Every expected failure is handled below; this is a bug in the runner itself.
       return errorOutcome('handler', AstraError.wrap(error, ErrorCode.INTERNAL));
     } finally {
-      if (execution === undefined) lease.release();
-      else void execution.finished.then(() => lease.release());
+      const releaseAll = (): void => {
+        lease.release();
+        leasedRefs?.release();
+      };
+      if (execution === undefined) releaseAll();
+      else void execution.finished.then(releaseAll);
     }
 
     async function runLeased(handler: RegisteredHandler): Promise<RunOutcome> {
@@ -140,6 +148,13 @@ export function createRunner(options: RunnerOptions): Runner {
         );
       }
       execMode = resolveExecMode(handler, defaultMode);
+
+      // Before anything else runs: a ref pinned elsewhere, unknown or expired refuses the task (E.RESOURCE.MISSING).
+      try {
+        leasedRefs = resources.leaseRefs(dispatch.resource_refs ?? []);
+      } catch (error) {
+        return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RESOURCE_MISSING));
+      }
 
       let dataDir: string;
       try {
@@ -164,6 +179,7 @@ export function createRunner(options: RunnerOptions): Runner {
         chainIndex: dispatch.chain_index,
         metadata: handler.metadata,
         resourceRefs: dispatch.resource_refs ?? [],
+        leasedResources: leasedRefs.handles,
         workerName: options.workerName,
       };
       let taskEnded = false;
@@ -176,6 +192,7 @@ export function createRunner(options: RunnerOptions): Runner {
           taskEnded
             ? Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'ctx.next called after the task ended'))
             : task.next(call),
+        resources,
       };
 
       let onAborted!: (value: Aborted) => void;

@@ -6,7 +6,7 @@ import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
 import { handlerFailureFromWire } from './handler-failure.js';
 import { enabledLevels } from './port-logger.js';
 import type { ThreadPool } from './thread-pool.js';
-import { toWireError } from './thread-messages.js';
+import { RESOURCE_METHODS, toWireError } from './thread-messages.js';
 import type { MainToThread, ThreadReply, ThreadToMain } from './thread-messages.js';
 
 /** How long a thread may keep running after `ctx.signal` fired before it is terminated. */
@@ -90,6 +90,20 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
             (result) => post({ t: 'next-done', id, result }),
             (error: unknown) => post({ t: 'next-done', id, error: toWireError(error, ErrorCode.RUNNER_FAILURE) }),
           );
+          break;
+        }
+        case 'resources': {
+          const id = message.id;
+          const done = (result: unknown): void => post({ t: 'resources-done', id, result });
+          const failed = (error: unknown): void => post({ t: 'resources-done', id, error: toWireError(error, ErrorCode.RUNNER_FAILURE) });
+          if (!(RESOURCE_METHODS as readonly string[]).includes(message.method) || !Array.isArray(message.args)) {
+            failed(new AstraError(ErrorCode.RUNNER_FAILURE, `ctx.resources has no method ${String(message.method)}`));
+            break;
+          }
+          const call = env.resources[message.method] as (...args: unknown[]) => Promise<unknown>;
+          Promise.resolve()
+            .then(() => call(...message.args))
+            .then(done, failed);
           break;
         }
       }

@@ -12,7 +12,7 @@ export interface WireError {
 }
 
 /** The context fields a thread needs to rebuild `ctx` (the callable parts are bridged over the port). */
-export type ThreadContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next'> & {
+export type ThreadContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next' | 'resources'> & {
   /** Levels the main-thread logger would write, so the thread skips posting the others. */
   logLevels: LogLevel[];
 };
@@ -52,12 +52,20 @@ export type ThreadToMain =
   | { t: 'feedback'; body: FeedbackBody; id?: number }
   | { t: 'text'; text: string; channel: FeedbackChannelName }
   | { t: 'log'; level: LogLevel; bindings: Record<string, unknown>; fields?: Record<string, unknown>; msg?: string }
-  | { t: 'next'; id: number; call: NextCall };
+  | { t: 'next'; id: number; call: NextCall }
+  | { t: 'resources'; id: number; method: ResourceMethod; args: unknown[] };
+
+/** The `ctx.resources` methods a thread may call (served on the main thread). */
+export const RESOURCE_METHODS = ['register', 'registerFile', 'lease', 'release', 'list', 'releaseScope'] as const;
+
+/** One of {@link RESOURCE_METHODS}. */
+export type ResourceMethod = (typeof RESOURCE_METHODS)[number];
 
 /** Main → thread messages. */
 export type MainToThread =
   | { t: 'feedback-done'; id: number; error?: WireError }
   | { t: 'next-done'; id: number; result?: Record<string, unknown>; error?: WireError }
+  | { t: 'resources-done'; id: number; result?: unknown; error?: WireError }
   | { t: 'abort'; reason: WireError };
 
 /**

@@ -15,6 +15,7 @@ import { createPortLogger } from './port-logger.js';
 import { toWireError } from './thread-messages.js';
 import type {
   MainToThread,
+  ResourceMethod,
   ThreadHandlerRef,
   ThreadReply,
   ThreadTask,
@@ -22,6 +23,7 @@ import type {
   WarmTask,
   WireError,
 } from './thread-messages.js';
+import type { HandlerResources } from './resource-registry.js';
 import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextOptions } from './types.js';
 
 type Handler = (ctx: HandlerContext) => unknown;
@@ -45,7 +47,7 @@ function getHandler(task: ThreadHandlerRef): Promise<Handler> {
 }
 
 interface Pending {
-  resolve(value: Record<string, unknown> | undefined): void;
+  resolve(value: unknown): void;
   reject(error: AstraError): void;
 }
 
@@ -67,7 +69,7 @@ class Bridge {
     this.#port.postMessage(message);
   }
 
-  request(build: (id: number) => ThreadToMain): Promise<Record<string, unknown> | undefined> {
+  request(build: (id: number) => ThreadToMain): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new AstraError(ErrorCode.RUNNER_CANCELLED, 'the task has ended'));
     }
@@ -101,12 +103,28 @@ class Bridge {
     if (pending === undefined) return;
     this.#pending.delete(message.id);
     if (message.error !== undefined) pending.reject(fromWire(message.error));
-    else pending.resolve(message.t === 'next-done' ? message.result : undefined);
+    else pending.resolve(message.t === 'feedback-done' ? undefined : message.result);
   }
 }
 
 function fromWire(error: WireError): AstraError {
   return new AstraError(error.code, error.message);
+}
+
+/** `ctx.resources` in a thread: each call is served by the registry on the main thread. */
+function threadResources(bridge: Bridge): HandlerResources {
+  const call =
+    (method: ResourceMethod) =>
+    (...args: unknown[]): Promise<never> =>
+      bridge.request((id) => ({ t: 'resources', id, method, args })) as Promise<never>;
+  return {
+    register: call('register'),
+    registerFile: call('registerFile'),
+    lease: call('lease'),
+    release: call('release'),
+    list: call('list'),
+    releaseScope: call('releaseScope'),
+  };
 }
 
 function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
@@ -128,6 +146,8 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
     chainIndex: data.chainIndex,
     metadata: data.metadata,
     resourceRefs: data.resourceRefs,
+    leasedResources: data.leasedResources,
+    resources: threadResources(bridge),
     workerName: data.workerName,
     signal: bridge.controller.signal,
     logger,
@@ -146,7 +166,7 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
     },
     next: async (payload: Record<string, unknown>, options?: NextOptions): Promise<Record<string, unknown>> => {
       const call = buildNextCall(payload, options);
-      const result = await bridge.request((id) => ({ t: 'next', id, call }));
+      const result = (await bridge.request((id) => ({ t: 'next', id, call }))) as Record<string, unknown> | undefined;
       return result ?? {};
     },
   };

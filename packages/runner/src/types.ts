@@ -7,6 +7,7 @@ import type {
   ResourceRef,
 } from '@astraflow/protocol';
 import type { ExecMode, HandlerResolver, RegisteredHandler } from '@astraflow/registry';
+import type { HandlerResources, ResourceHandle, ResourceRegistry } from './resource-registry.js';
 
 /** A `biz.exec.feedback` payload without the ids (the worker adds `run_id`/`task_id`). */
 export type FeedbackBody = Omit<ExecFeedbackPayload, 'run_id' | 'task_id'>;
@@ -58,6 +59,14 @@ export interface HandlerContext {
   /** Adapter metadata merged with the node's `config`. */
   metadata: Record<string, unknown>;
   resourceRefs: ResourceRef[];
+  /** The dispatch's `resource_refs`, leased for this task (released when it ends). Plain data. */
+  leasedResources: ResourceHandle[];
+  /**
+   * The worker-local resource registry (WORKER.md §Resources). Every call is asynchronous: in
+   * `thread` mode it crosses to the main thread, so specs and metadata must be structured-cloneable
+   * plain data, and what comes back is a copy ({@link ResourceHandle}), never a shared object.
+   */
+  resources: HandlerResources;
   workerName: string | undefined;
   /** Fires on timeout, cancel and shutdown; its `reason` is an `AstraError`. */
   signal: AbortSignal;
@@ -98,6 +107,8 @@ export interface RunnerOptions {
   logger?: Logger;
   threads?: RunnerThreadOptions;
   feedback?: RunnerFeedbackOptions;
+  /** The worker's resource registry; default a new one for `workerName`. */
+  resources?: ResourceRegistry;
 }
 
 /** One dispatch to run, with the worker's callbacks for feedback and middleware calls. */

@@ -235,3 +235,22 @@ export function full() {
     artifacts: [{ resource_id: 'r1', worker_name: 'w1', type: 'file', size_bytes: 3 }],
   };
 }
+
+/** Registers `params.id` (when given) and reports what it leased and sees, through ctx.resources. */
+export async function usesResources(ctx) {
+  if (typeof ctx.params.id === 'string') {
+    await ctx.resources.register({ resourceId: ctx.params.id, type: 'blob', scope: 'test', metadata: { by: ctx.nodeType } });
+  }
+  const listed = await ctx.resources.list({ scope: 'test' });
+  let missing;
+  try {
+    await ctx.resources.lease('no-such-resource');
+  } catch (error) {
+    missing = error.code;
+  }
+  return {
+    leased: ctx.leasedResources.map((r) => `${r.resourceId}:${r.leases}`),
+    listed: listed.map((r) => r.resourceId).sort(),
+    missing,
+  };
+}

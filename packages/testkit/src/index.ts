@@ -35,3 +35,13 @@ export type {
   SchedulerSendOptions,
   SchedulerSessionState,
 } from '@astraflow/transport-dummy';
+export {
+  createRunCoordinator,
+  type NodeStatus,
+  type RunCoordinator,
+  type RunCoordinatorOptions,
+  type RunReport,
+  type TaskAttempt,
+  type TaskReport,
+} from './run-coordinator.js';
+export { createUpstreamSchemas, type SchemaVerdict, type UpstreamSchemas } from './upstream-schemas.js';

@@ -191,10 +191,47 @@ describe('startReferenceScheduler: reliable outbound stream', () => {
       worker.reliable(FrameType.PKG_EVENT, { name: 'demo', version: '1.0.0', status: 'uninstalled' }, { corr: un.id }),
     );
     expect((await uninstalling).payload.status).toBe('uninstalled');
+    // The existing scheduler validates biz.pkg.event with its unchanged schema: installed | failed only.
+    expect(scheduler.violations).toEqual([
+      expect.stringMatching(/^biz\.pkg\.event \S+ fails the scheduler's schema: \/status must be equal to one of the allowed values/),
+    ]);
+    scheduler.violations.length = 0;
 
     scheduler.drain({ reason: 'bye' });
     expect((await worker.next((f) => f.type === FrameType.DRAIN)).payload).toEqual({ reason: 'bye' });
     expect(scheduler.violations).toEqual([]);
+  });
+
+  it('accepts an uninstalled event only when told to; a catalog refuses manifests its schema refuses', async () => {
+    const scheduler = await start({ acceptUninstallEvents: true, catalog: true });
+    const worker = await connect(scheduler);
+    await worker.establish();
+    worker.sendFrame(worker.reliable(FrameType.PKG_EVENT, { name: 'demo', version: '1.0.0', status: 'uninstalled' }));
+    await scheduler.waitFor((f) => f.type === FrameType.PKG_EVENT);
+    expect(scheduler.violations).toEqual([]);
+
+    const { readFile } = await import('node:fs/promises');
+    const compatible = JSON.parse(
+      await readFile(new URL('../../protocol/fixtures/js-manifests/catalog-compatible.manifest.json', import.meta.url), 'utf8'),
+    ) as { name: string; version: string };
+    const oldForm = { ...compatible, name: 'old', python: undefined, node: { requires: '>=20' } };
+    delete oldForm.python;
+    const reg = worker.send(
+      FrameType.REGISTER,
+      {
+        capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
+        payload_types: [],
+        packages: [],
+        manifests: [
+          { name: compatible.name, version: compatible.version, manifest: compatible },
+          { name: 'old', version: compatible.version, manifest: oldForm },
+        ],
+      } as never,
+      { ackRequest: true },
+    );
+    await worker.ackFor(reg.id);
+    expect(scheduler.violations).toEqual([expect.stringMatching(/^manifest of old@1\.2\.0 would not load into the catalog: /)]);
+    scheduler.violations.length = 0;
   });
 
   it('onFrame lets a test react: answering a middleware next.request', async () => {

@@ -6,6 +6,7 @@ import {
   AstraError,
   createNoopLogger,
   ErrorCode,
+  FrameType,
   type DrainPayload,
   type ExecDispatchPayload,
   type Frame,
@@ -28,6 +29,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { FaultLane, noFaults, type Faults } from './faults.js';
 import { startFileServer, type FileServer } from './file-server.js';
 import { createPrng } from './prng.js';
+import { createUpstreamSchemas } from './upstream-schemas.js';
 
 /** Options of {@link startReferenceScheduler}. */
 export interface ReferenceSchedulerOptions {
@@ -63,6 +65,18 @@ export interface ReferenceSchedulerOptions {
   seed?: number;
   /** Initial faults; change them later through {@link ReferenceScheduler.faults}. */
   faults?: Partial<Faults>;
+  /**
+   * Accept `biz.pkg.event` status `uninstalled`, as a scheduler does that the worker's
+   * `package_uninstall_event` setting was turned on for. Default false: like the existing
+   * scheduler, every `biz.pkg.event` must pass the unchanged `pkg.event` schema, else it is a violation.
+   */
+  acceptUninstallEvents?: boolean;
+  /**
+   * Put the packages a worker registers into the catalog, which loads each manifest with the
+   * unchanged manifest schema: a manifest that fails it is a violation. Default false (the
+   * packages stay worker-local, so the older `node`-block form is fine).
+   */
+  catalog?: boolean;
   logger?: Logger;
 }
 
@@ -205,6 +219,27 @@ export async function startReferenceScheduler(options: ReferenceSchedulerOptions
       return typeof withhold === 'function' ? !withhold(frame) : !withhold;
     },
     logger: log,
+  });
+
+  // The existing scheduler's reactions to what it validates with its own, unchanged JSON Schemas.
+  const upstream = createUpstreamSchemas();
+  core.onFrame((frame) => {
+    if (frame.type === FrameType.PKG_EVENT) {
+      const status = (frame.payload as { status?: unknown }).status;
+      if (options.acceptUninstallEvents === true && status === 'uninstalled') return;
+      const verdict = upstream.pkgEvent(frame.payload);
+      if (!verdict.valid) core.recordViolation(`biz.pkg.event ${frame.id} fails the scheduler's schema: ${verdict.errors.join('; ')}`);
+    } else if (frame.type === FrameType.REGISTER && options.catalog === true) {
+      const manifests = (frame.payload as { manifests?: Array<{ name?: string; version?: string; manifest?: unknown }> }).manifests;
+      for (const entry of manifests ?? []) {
+        const verdict = upstream.manifest(entry.manifest);
+        if (!verdict.valid) {
+          core.recordViolation(
+            `manifest of ${entry.name ?? '?'}@${entry.version ?? '?'} would not load into the catalog: ${verdict.errors.join('; ')}`,
+          );
+        }
+      }
+    }
   });
 
   const sockets = new Map<number, SocketEntry>();

@@ -10,7 +10,7 @@ import {
   type Transport,
 } from '@astraflow/protocol';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
-import { createRunner, type Runner } from '@astraflow/runner';
+import { createResourceRegistry, createRunner, type Runner } from '@astraflow/runner';
 import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { ExecDispatchHandler, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
@@ -158,7 +158,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void this.session.reregister().catch(() => {});
   }
 
-  /** Stops taking new dispatches (they are answered `E.WORKER.DRAINING`); running ones go on. */
+  /** Stops taking new dispatches (answered `E.RUNNER.CANCELLED`, reason `draining`, so the scheduler retries them elsewhere); running ones go on. */
   drain(): void {
     if (this.#draining) return;
     this.#draining = true;
@@ -276,7 +276,10 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   });
   await packages.loadInstalled();
 
+  // Worker-local resources (WORKER.md §Resources): refs pinned to another worker_name never match here.
+  const resources = createResourceRegistry({ workerName: settings.worker_name });
   const runner = createRunner({
+    resources,
     resolver: packages,
     dataDir: settings.data_dir,
     defaultExecMode: settings.handler_exec_mode_default,
@@ -331,6 +334,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       event_loop_delay_ms: Math.round(load.last.eventLoopDelayMs),
       heap_used_pct: Math.round(load.last.heapUsedPct * 10) / 10,
       overrunning_tasks: dispatch.stats.overrunning,
+      resources_held: resources.counts().held,
+      resources_in_use: resources.counts().inUse,
     }),
     healthy: () => !load.overloaded,
     onDropped: (frame: Frame) => dispatchDropped(frame),
@@ -353,10 +358,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     logger,
     load,
   });
-  // A frame the app queue dropped was already acked: it must be answered here.
-  const dispatchDropped = (frame: Frame): void => {
-    if (frame.type === FrameType.EXEC_DISPATCH) dispatch.onDropped(frame, 'queue_overflow');
-  };
+  // A frame the app queue dropped was already acked (and counted there): its handler answers it here.
+  const dispatchDropped = (frame: Frame): void => router.refuseDropped(frame, 'queue_overflow');
   const pkg = createPackageCommandHandlers({
     packages,
     outbox: session,
@@ -365,6 +368,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       warmThreads();
       return session.reregister();
     },
+    isDraining: () => worker.draining,
+    uninstallEvent: settings.package_uninstall_event,
     logger,
   });
   router.register(FrameType.EXEC_DISPATCH, dispatch);

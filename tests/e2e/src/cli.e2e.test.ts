@@ -172,11 +172,12 @@ describe('astraflow-worker binary', () => {
     expect(failed.type).toBe(FrameType.EXEC_ERROR);
     expect(failed.payload).toMatchObject({ code: 'E.RUNNER.FAILURE' });
 
-    // Uninstall: event `uninstalled`, then a re-register without it.
+    // Uninstall: reported by a re-register without it; no biz.pkg.event (the existing scheduler accepts installed|failed only).
     const registersBefore = s.registers.length;
-    const uninstalled = await s.uninstallPackage({ name: 'echo', version: '1.0.0' });
-    expect(uninstalled.payload).toMatchObject({ name: 'echo', status: 'uninstalled' });
+    await s.send(FrameType.PKG_UNINSTALL, { name: 'echo', version: '1.0.0' });
     await waitUntil(() => s.registers.length > registersBefore, 10_000, 're-register after uninstall');
+    const statuses = s.delivered.filter((f) => f.type === FrameType.PKG_EVENT).map((f) => (f.payload as { status: string }).status);
+    expect(statuses.every((st) => st === 'installed' || st === 'failed')).toBe(true);
     expect(packageNames(s.registers.at(-1)!)).not.toContain('echo');
     const gone = await s.dispatch(task('echo.echo', { message: 'again' })).done;
     expect(gone.type).toBe(FrameType.EXEC_ERROR);
@@ -198,7 +199,7 @@ describe('astraflow-worker binary', () => {
     // Draining: not ready any more, and new work is refused.
     expect((await fetch(`${health}/readyz`)).status).toBe(503);
     const refused = await s.dispatch(task('samples.slow', { ms: 10 })).done;
-    expect(refused.payload).toMatchObject({ code: 'E.WORKER.DRAINING' });
+    expect(refused.payload).toMatchObject({ code: 'E.RUNNER.CANCELLED', context: { details: { reason: 'draining' } } });
 
     const answer = await running.done;
     expect(answer.type).toBe(FrameType.EXEC_RESULT);
@@ -253,6 +254,22 @@ describe('astraflow-worker binary', () => {
     expect(cli.lines.join('\n')).not.toContain(wrong);
   });
 
+  it('starts from a Python worker\'s YAML file with one warning naming the keys it does not use', async () => {
+    const s = await scheduler();
+    const cli = await startCli({
+      args: ['--scheduler-url', s.url],
+      env: { ASTRA_WORKER_AUTH_TOKEN: TOKEN },
+      config: ['worker_id: py-worker-1', 'config_path: /etc/astraflow/worker.yaml', 'log_level: WARNING', 'tenant: default', ''].join('\n'),
+    });
+    await s.waitForSession(undefined, 15_000);
+    const warnings = cli.lines.filter((line) => line.includes('only the Python worker uses'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('worker_id, config_path') });
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    expect(s.violations).toEqual([]);
+  });
+
   it('exits 2 with one line naming the field and its source on bad settings, and on an unknown flag', async () => {
     // An empty config file: the file would otherwise win over the environment.
     const bad = await startCli({ config: '', env: { ASTRA_WORKER_HEARTBEAT_INTERVAL_SECONDS: 'soon' } });
@@ -283,5 +300,57 @@ describe('astraflow-worker binary', () => {
     expect((await version.exited).code).toBe(0);
     const pkg = createRequire(import.meta.url)('@astraflow/worker-cli/package.json') as { version: string };
     expect(version.lines[0]).toBe(pkg.version);
+  });
+});
+
+describe('astraflow-worker pack / validate', () => {
+  const examplesDir = dirname(createRequire(import.meta.url).resolve('@astraflow/examples/package.json'));
+
+  it('packs a sample package into an archive that installs over HTTP with the printed sha256 and runs', async () => {
+    const out = await scratch('astra-pack-');
+    cleanups.push(() => rm(out, { recursive: true, force: true }));
+    const s = await scheduler();
+    const files = await s.serveFiles(out);
+    const url = `${files.baseUrl.replace(/\/$/, '')}/samples.tgz`;
+    const packed = await startCli({ args: ['pack', join(examplesDir, 'packages', 'samples'), '--out', join(out, 'samples.tgz'), '--url', url] });
+    expect(await packed.exited).toEqual({ code: 0, signal: null });
+    expect(packed.lines[0]).toMatch(/^ok: samples@1\.0\.0 \(runtime node; 9 node types: /);
+    expect(packed.lines[1]).toBe("catalog: the manifest passes the scheduler's manifest schema");
+    const payloadLine = packed.lines.find((l) => l.startsWith('biz.pkg.install: '))!;
+    const payload = JSON.parse(payloadLine.slice('biz.pkg.install: '.length)) as { name: string; version: string; url: string; sha256: string };
+    expect(payload).toMatchObject({ name: 'samples', version: '1.0.0', url });
+    expect(packed.lines).toContain(`sha256: ${payload.sha256}`);
+    // Deterministic: the same bytes as the examples build of the same folder.
+    expect(payload.sha256).toBe(sampleArchive('samples', '1.0.0').sha256);
+
+    const cli = await startCli({ args: ['--scheduler-url', s.url], env: { ASTRA_WORKER_AUTH_TOKEN: TOKEN } });
+    await s.waitForSession(undefined, 15_000);
+    expect((await s.installPackage(payload)).payload).toMatchObject({ name: 'samples', status: 'installed' });
+    const answer = await s.dispatch(task('samples.status', { status: 'ok' })).done;
+    expect(answer.payload).toMatchObject({ status: 'SUCCEEDED' });
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    expect(s.violations).toEqual([]);
+  });
+
+  it('validate names the problem of a broken package and exits non-zero; the older form validates with a catalog note', async () => {
+    const dir = await scratch('astra-broken-');
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { mkdir, readFile } = await import('node:fs/promises');
+    await mkdir(join(dir, 'adapters'));
+    await writeFile(join(dir, 'manifest.json'), await readFile(join(examplesDir, 'packages', 'echo', 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
+    await writeFile(join(dir, 'adapters', 'echo.js'), 'export const echo = (ctx) => ({ echo: ctx.params.message });\n');
+    const broken = await startCli({ args: ['validate', dir] });
+    expect((await broken.exited).code).toBe(1);
+    expect(broken.stderr()).toMatch(/^astraflow-worker: node "echo\.fail" handler "fail" .*is not a function exported by .*\[E\.PKG\.INVALID\]\n$/);
+
+    const old = await startCli({ args: ['validate', join(examplesDir, 'packages', 'echo-2')] });
+    expect((await old.exited).code).toBe(0);
+    expect(old.lines[0]).toBe('ok: echo@2.0.0 (runtime node; 2 node types: echo.echo, echo.fail)');
+    expect(old.lines[1]).toMatch(/^catalog: the scheduler's catalog would refuse this manifest .*required property 'python'/);
+
+    const usage = await startCli({ args: ['pack'] });
+    expect((await usage.exited).code).toBe(2);
   });
 });

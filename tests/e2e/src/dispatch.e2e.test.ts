@@ -227,7 +227,11 @@ describe('dispatch: concurrency limits', () => {
     for (let i = 0; i < 2; i++) {
       expect(errorOf(await h.scheduler.dispatch(task('samples.fail')).done).code).toBe('E.RUNNER.FAILURE');
     }
-    expect(errorOf(await h.scheduler.dispatch(task('samples.fail')).done).code).toBe('E.HANDLER.COOLDOWN');
+    const cooling = errorOf(await h.scheduler.dispatch(task('samples.fail')).done);
+    // Refused before it ran: the code the scheduler retries, with why and when.
+    expect(cooling.code).toBe('E.RUNNER.CANCELLED');
+    expect(cooling.context?.details).toMatchObject({ reason: 'cooldown' });
+    expect(cooling.context?.details?.retry_after_ms).toBeGreaterThan(50_000);
     // Other handlers are unaffected.
     expect(resultOf(await h.scheduler.dispatch(task('echo.echo', { message: 'x' })).done).status).toBe('SUCCEEDED');
   });
@@ -261,11 +265,14 @@ describe('dispatch: overflow policies', () => {
     });
     const handles = Array.from({ length: 10 }, () => h.scheduler.dispatch(task('samples.slow', { ms: 100 })));
     const answers = await Promise.all(handles.map((x) => x.done));
-    const codes = answers.map((a) => (a.type === FrameType.EXEC_RESULT ? resultOf(a).status : errorOf(a).code));
+    const codes = answers.map((a) =>
+      a.type === FrameType.EXEC_RESULT ? resultOf(a).status : `${errorOf(a).code}/${String(errorOf(a).context?.details?.reason)}`,
+    );
+    const refused = codes.filter((c) => c === 'E.RUNNER.CANCELLED/overflow').length;
     expect(codes.filter((c) => c === 'SUCCEEDED').length).toBeGreaterThanOrEqual(3);
-    expect(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length).toBeGreaterThanOrEqual(1);
-    expect(codes.every((c) => c === 'SUCCEEDED' || c === 'E.QUEUE.OVERFLOW')).toBe(true);
-    expect(h.worker.router.stats.dropped.queue_overflow).toBe(codes.filter((c) => c === 'E.QUEUE.OVERFLOW').length);
+    expect(refused).toBeGreaterThanOrEqual(1);
+    expect(codes.every((c) => c === 'SUCCEEDED' || c === 'E.RUNNER.CANCELLED/overflow')).toBe(true);
+    expect(h.worker.router.stats.dropped.queue_overflow).toBe(refused);
   });
 });
 
@@ -332,7 +339,8 @@ describe('dispatch: shutdown and drain', () => {
     const [a, b] = await Promise.all([running.done, late.done]);
     await stopping;
     expect(errorOf(a).code).toBe('E.RUNNER.CANCELLED');
-    expect(errorOf(b).code).toBe('E.WORKER.DRAINING');
+    expect(errorOf(b).code).toBe('E.RUNNER.CANCELLED');
+    expect(errorOf(b).context?.details).toMatchObject({ reason: 'draining' });
     expect(h.scheduler.violations).toEqual([]);
   });
 });

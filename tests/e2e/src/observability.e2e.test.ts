@@ -235,7 +235,7 @@ describe('/metrics', () => {
     expect(h.scheduler.violations).toEqual([]);
   });
 
-  it('counts dispatches a full queue drops, as many as were answered E.QUEUE.OVERFLOW', async () => {
+  it('counts dispatches a full queue drops, as many as were refused (E.RUNNER.CANCELLED, reason overflow)', async () => {
     const h = await harness({
       settings: { handler_dispatch_max_inflight: 1, handler_dispatch_queue_max: 1, handler_dispatch_queue_overflow: 'drop_new' },
     });
@@ -244,7 +244,9 @@ describe('/metrics', () => {
     const answers = await Promise.all(
       Array.from({ length: 6 }, () => h.scheduler.dispatch(task('samples.slow', { ms: 100 })).done),
     );
-    const overflows = answers.map(outcomeOf).filter((o) => o === 'E.QUEUE.OVERFLOW').length;
+    const overflows = answers.filter(
+      (a) => outcomeOf(a) === 'E.RUNNER.CANCELLED' && (a.payload as ExecErrorPayload).context?.details?.reason === 'overflow',
+    ).length;
     expect(overflows).toBeGreaterThanOrEqual(1);
     const metrics = await scrape(h);
     expect(metrics.get(`${P}dropped_frames_total`, { queue: 'dispatch_queue_overflow' })).toBe(overflows);

@@ -20,4 +20,20 @@ export class Tools {
     const response = await ctx.next({ x: 1 });
     return { next: response };
   }
+
+  /** Keeps `params.id` on this worker (ctx.resources) for later tasks. */
+  async resourcePut(ctx) {
+    const resource = await ctx.resources.register({
+      resourceId: String(ctx.params?.id),
+      type: 'sample',
+      scope: 'samples',
+      metadata: { value: ctx.params?.value ?? null },
+    });
+    return { registered: resource.resourceId };
+  }
+
+  /** Reports the resources leased for this task through its resource_refs. */
+  resourceUse(ctx) {
+    return { leased: ctx.leasedResources.map((r) => ({ id: r.resourceId, value: r.metadata.value, leases: r.leases })) };
+  }
 }

@@ -2,6 +2,7 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
+  RefusalReason,
   createNoopLogger,
   type ExecDispatchPayload,
   type ExecErrorPayload,
@@ -9,6 +10,7 @@ import {
   type Frame,
   type FrameError,
   type Logger,
+  type RefusalReasonValue,
 } from '@astraflow/protocol';
 import type { Settings } from '@astraflow/config';
 import type { RunOutcome, Runner } from '@astraflow/runner';
@@ -56,7 +58,7 @@ export interface ExecDispatchHandlerOptions {
   outbox: Outbox;
   runner: Runner;
   next: NextBroker;
-  /** True once the worker drains: new dispatches are refused with `E.WORKER.DRAINING`. */
+  /** True once the worker drains: new dispatches are refused (`E.RUNNER.CANCELLED`, reason `draining`). */
   isDraining(): boolean;
   metrics?: TaskMetrics;
   logger?: Logger;
@@ -76,7 +78,12 @@ type Answer =
  */
 type Seen = { state: 'running' } | { state: 'answered'; answer: Answer; frameId?: string; acked: boolean };
 
-const COOLDOWN_CODE = ErrorCode.HANDLER_COOLDOWN;
+/** Router drop reasons → the `details.reason` of the `E.RUNNER.CANCELLED` answer. */
+const DROP_REASON: Record<DropReason, RefusalReasonValue> = {
+  shutdown: RefusalReason.SHUTDOWN,
+  queue_overflow: RefusalReason.OVERFLOW,
+  cooldown: RefusalReason.COOLDOWN,
+};
 
 /**
  * Runs `biz.exec.dispatch` frames: each (`id`, `corr`) at most once, single
@@ -145,13 +152,13 @@ export class ExecDispatchHandler implements RouteHandler {
       return false;
     }
     if (this.#o.isDraining()) {
-      this.#answerError(frame, ErrorCode.WORKER_DRAINING, 'worker is draining and takes no new tasks', 'dispatch.admit');
+      void this.#refuse(frame, { reason: RefusalReason.DRAINING, message: 'worker is draining and takes no new tasks' }, 'dispatch.admit');
       return false;
     }
     if (this.#o.load?.overloaded === true) {
       void this.#refuse(
         frame,
-        { reason: 'overloaded', message: 'worker overloaded (event-loop delay or heap use); task refused', retryAfterMs: this.#o.load.retryAfterMs },
+        { reason: RefusalReason.OVERLOADED, message: 'worker overloaded (event-loop delay or heap use); task refused', retryAfterMs: this.#o.load.retryAfterMs },
         'dispatch.admit',
       );
       return false;
@@ -196,11 +203,13 @@ export class ExecDispatchHandler implements RouteHandler {
       void this.#refuse(frame, this.#queueWaitRefusal(), 'dispatch.queue');
       return;
     }
-    const [code, message] =
+    const message =
       reason === 'shutdown'
-        ? [ErrorCode.RUNNER_CANCELLED, 'worker shut down before the task started']
-        : [ErrorCode.QUEUE_OVERFLOW, 'dispatch queue full; task refused'];
-    this.#answerError(frame, code, message, `dispatch.${reason}`);
+        ? 'worker shut down before the task started'
+        : reason === 'cooldown'
+          ? 'dispatch handler cooling down; task refused before it started'
+          : 'dispatch queue full; task refused before it started';
+    void this.#refuse(frame, { reason: DROP_REASON[reason], message }, `dispatch.${reason}`);
   }
 
   /**
@@ -220,10 +229,13 @@ export class ExecDispatchHandler implements RouteHandler {
     const handlerKey = `${dispatch.package_name}@${dispatch.package_version}:${dispatch.node_type}`;
     const cooling = this.#cooldown.remainingMs(handlerKey);
     if (cooling > 0) {
-      await this.#answerError(
+      await this.#refuse(
         frame,
-        COOLDOWN_CODE,
-        `handler ${handlerKey} is cooling down after consecutive failures (${Math.ceil(cooling / 1000)} s left)`,
+        {
+          reason: RefusalReason.COOLDOWN,
+          message: `handler ${handlerKey} is cooling down after consecutive failures (${Math.ceil(cooling / 1000)} s left)`,
+          retryAfterMs: Math.ceil(cooling),
+        },
         'dispatch.cooldown',
       );
       return;
@@ -325,7 +337,7 @@ export class ExecDispatchHandler implements RouteHandler {
 
   #queueWaitRefusal(): Refusal {
     return {
-      reason: 'overloaded',
+      reason: RefusalReason.OVERLOADED,
       message: `task waited more than ${this.maxQueueWaitMs} ms in the worker without starting; the worker is overloaded`,
       retryAfterMs: QUEUE_RETRY_AFTER_MS,
     };
@@ -354,7 +366,7 @@ export class ExecDispatchHandler implements RouteHandler {
       ),
       ...extra,
     };
-    this.#log.info({ id: frame.id, task_id: dispatch.task_id, code }, message);
+    this.#log.info({ id: frame.id, task_id: dispatch.task_id, code, ...extra }, message);
     return this.#finish(frame, {
       type: FrameType.EXEC_ERROR,
       payload: {

@@ -2,16 +2,18 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
+  RefusalReason,
   createNoopLogger,
   type Frame,
   type Logger,
   type PkgEventPayload,
   type PkgInstallPayload,
   type PkgUninstallPayload,
+  type RefusalReasonValue,
 } from '@astraflow/protocol';
 import type { PackageManager } from '@astraflow/registry';
 import type { Outbox } from '../outbox.js';
-import type { RouteHandler } from './router.js';
+import type { DropReason, RouteHandler } from './router.js';
 
 /** Dependencies of the package command handlers. */
 export interface PackageCommandOptions {
@@ -19,13 +21,29 @@ export interface PackageCommandOptions {
   outbox: Outbox;
   /** Sends a fresh `control.register` with the new inventory. */
   reregister(): Promise<void>;
+  /** True once the worker drains: package commands are refused (answered `failed`, reason `draining`). */
+  isDraining?(): boolean;
+  /**
+   * Also send `biz.pkg.event` status `uninstalled` after an uninstall (setting `package_uninstall_event`).
+   * Off by default: the existing scheduler accepts only `installed`/`failed`; the re-register reports it.
+   */
+  uninstallEvent?: boolean;
   logger?: Logger;
 }
 
+const DROP_REASON: Record<DropReason, RefusalReasonValue> = {
+  shutdown: RefusalReason.SHUTDOWN,
+  queue_overflow: RefusalReason.OVERFLOW,
+  cooldown: RefusalReason.COOLDOWN,
+};
+
 /**
  * `biz.pkg.install` / `biz.pkg.uninstall` (WORKER.md §Packages): run the
- * package manager, answer with `biz.pkg.event` (corr = the command's id),
- * and re-register so the scheduler sees the new inventory.
+ * package manager, answer an install with `biz.pkg.event` (corr = the
+ * command's id), and re-register so the scheduler sees the new inventory —
+ * for an uninstall that re-register is the report. A command refused before
+ * it ran (draining, dropped by a full queue, shutdown) is answered `failed`
+ * with `details.reason`, so none vanishes unanswered.
  */
 export function createPackageCommandHandlers(options: PackageCommandOptions): {
   install: RouteHandler;
@@ -51,8 +69,32 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
     return { code: error.code, message: error.message };
   }
 
+  /** Answers a command that never ran: `failed`, with why, so the scheduler may send it again later or elsewhere. */
+  function refuse(frame: Frame, reason: RefusalReasonValue): void {
+    const cmd = frame.payload as Partial<PkgInstallPayload>;
+    const name = typeof cmd.name === 'string' && cmd.name !== '' ? cmd.name : '?';
+    const version = typeof cmd.version === 'string' && cmd.version !== '' ? cmd.version : '*';
+    const message = `${frame.type} refused before it ran (${reason})`;
+    log.warn({ type: frame.type, id: frame.id, name, version, reason }, message);
+    void event(frame, {
+      name,
+      version,
+      status: 'failed',
+      details: { code: ErrorCode.RUNNER_CANCELLED, message, reason },
+    }).catch((err: unknown) => log.error({ err, id: frame.id }, 'could not answer a refused package command'));
+  }
+
+  const admit = (frame: Frame): boolean => {
+    if (!options.isDraining?.()) return true;
+    refuse(frame, RefusalReason.DRAINING);
+    return false;
+  };
+  const onDropped = (frame: Frame, reason: DropReason): void => refuse(frame, DROP_REASON[reason]);
+
   return {
     install: {
+      admit,
+      onDropped,
       async handle(frame) {
         const cmd = frame.payload as PkgInstallPayload;
         log.info({ name: cmd.name, version: cmd.version, url: cmd.url }, 'installing package');
@@ -73,6 +115,8 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
       },
     },
     uninstall: {
+      admit,
+      onDropped,
       async handle(frame) {
         const cmd = frame.payload as PkgUninstallPayload;
         const version = cmd.version ?? undefined;
@@ -85,8 +129,11 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
               `package ${cmd.name}${version ? `@${version}` : ''} is not installed`,
             );
           }
-          for (const pkg of removed) await event(frame, { name: pkg.name, version: pkg.version, status: 'uninstalled' });
           await reregister();
+          log.info({ name: cmd.name, versions: removed.map((pkg) => pkg.version) }, 'package uninstalled');
+          if (options.uninstallEvent === true) {
+            for (const pkg of removed) await event(frame, { name: pkg.name, version: pkg.version, status: 'uninstalled' });
+          }
         } catch (err) {
           const details = failure(err);
           log.warn({ name: cmd.name, version, ...details }, 'package uninstall failed');

@@ -1,11 +1,9 @@
-import { ErrorCode } from '@astraflow/protocol';
-
-/** Why a task was refused without running (`context.details.reason`, PROTOCOL.md §6). */
-export type RefusalReason = 'draining' | 'shutdown' | 'overflow' | 'cooldown' | 'overloaded';
+import { ErrorCode, type RefusalReasonValue } from '@astraflow/protocol';
 
 /** A refusal of a task that did not run and may run later or elsewhere. */
 export interface Refusal {
-  reason: RefusalReason;
+  /** Why the task was refused (`context.details.reason`). */
+  reason: RefusalReasonValue;
   message: string;
   /** When the worker knows how long the scheduler should wait before offering it work again. */
   retryAfterMs?: number;

@@ -210,9 +210,21 @@ export class Router {
     return lane;
   }
 
+  /**
+   * Lets the handler of `frame.type` answer a frame that an earlier queue (the session's app
+   * queue) dropped and already counted, so a command never vanishes unanswered.
+   */
+  refuseDropped(frame: Frame, reason: DropReason): void {
+    this.#notifyDropped(frame, this.#handlers.get(frame.type), reason);
+  }
+
   #drop(frame: Frame, handler: RouteHandler | undefined, reason: DropReason): void {
     this.stats.dropped[reason]++;
     this.#log.warn({ type: frame.type, id: frame.id, reason }, 'frame dropped before its handler');
+    this.#notifyDropped(frame, handler, reason);
+  }
+
+  #notifyDropped(frame: Frame, handler: RouteHandler | undefined, reason: DropReason): void {
     try {
       handler?.onDropped?.(frame, reason);
     } catch (err) {

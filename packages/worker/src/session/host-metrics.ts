@@ -1,5 +1,5 @@
 import { existsSync, statfsSync } from 'node:fs';
-import { cpus, freemem, totalmem } from 'node:os';
+import { cpus, freemem, totalmem, type CpuInfo } from 'node:os';
 import { dirname } from 'node:path';
 
 /** Host load figures carried in heartbeats. */
@@ -11,26 +11,36 @@ export interface HostMetrics {
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
+/** Busy and total CPU time of the host, summed over its cores (ms). */
+function hostCpuTimes(cores: readonly CpuInfo[] = cpus()): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cores) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    total += all;
+    busy += all - times.idle;
+  }
+  return { busy, total };
+}
+
 /**
- * Samples this process's CPU share (since the previous sample, across all
- * cores), host memory use, and the fill level of the filesystem holding
- * `dataDir` (its nearest existing ancestor before the folder is created).
+ * Samples the host's CPU use (busy share of all cores since the previous
+ * sample, as the Python worker reports it: the scheduler balances on host
+ * load, not on this process's share), host memory use, and the fill level of
+ * the filesystem holding `dataDir` (its nearest existing ancestor before the
+ * folder is created).
  */
 export class HostMetricsSampler {
-  #lastCpu = process.cpuUsage();
-  #lastAt = process.hrtime.bigint();
-  readonly #cores = Math.max(1, cpus().length);
+  #lastCpu = hostCpuTimes();
 
   constructor(readonly dataDir: string) {}
 
   sample(): HostMetrics {
-    const now = process.hrtime.bigint();
-    const cpu = process.cpuUsage();
-    const elapsedUs = Number(now - this.#lastAt) / 1000;
-    const usedUs = cpu.user - this.#lastCpu.user + (cpu.system - this.#lastCpu.system);
+    const cpu = hostCpuTimes();
+    const total = cpu.total - this.#lastCpu.total;
+    const busy = cpu.busy - this.#lastCpu.busy;
     this.#lastCpu = cpu;
-    this.#lastAt = now;
-    const cpuPct = elapsedUs > 0 ? (usedUs / elapsedUs / this.#cores) * 100 : 0;
+    const cpuPct = total > 0 ? Math.min(100, (busy / total) * 100) : 0;
     const memPct = ((totalmem() - freemem()) / totalmem()) * 100;
     return { cpu_pct: round1(Math.max(0, cpuPct)), mem_pct: round1(memPct), disk_pct: round1(this.#diskPct()) };
   }

@@ -28,6 +28,7 @@ import {
 import { BoundedQueue } from '../queue/bounded-queue.js';
 import { heartbeatDelayMs, reconnectDelayMs, retransmitDelayMs } from './backoff.js';
 import { HostMetricsSampler } from './host-metrics.js';
+import { LatencyEstimate } from './latency-estimate.js';
 import { InstanceIdStore } from './instance-id-store.js';
 import { redactSecrets } from './redact.js';
 import type { SessionConfig } from './session-config.js';
@@ -195,7 +196,8 @@ export class Session extends EventEmitter<SessionEvents> {
 
   readonly #recvWindow: ReceiveWindow<Inbound>;
   readonly #sendWindow: SendWindow<{ frame: Frame; item: OutboxItem }>;
-  readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout }>();
+  readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout; sentAt: number }>();
+  readonly #latency = new LatencyEstimate();
   readonly #outbox: OutboxItem[] = [];
   readonly #controlWaiters = new Set<ControlWaiter>();
   readonly #transportQueue: Inbound[] = [];
@@ -504,8 +506,10 @@ export class Session extends EventEmitter<SessionEvents> {
         }, true);
         const accepted = this.#waitFrame(FrameType.SESSION_ACCEPT, timeoutMs);
         this.#expectAccept = true;
+        this.#resuming = true;
         await this.#transmit(resume);
         await accepted;
+        this.#resuming = false;
         await this.#announceReady();
       } else {
         const handshake = this.#control(FrameType.HANDSHAKE, {
@@ -561,6 +565,8 @@ export class Session extends EventEmitter<SessionEvents> {
 
   #pendingFailure: AstraError | undefined;
   #expectAccept = false;
+  /** A `control.resume` is out and not yet accepted. */
+  #resuming = false;
   #persisting: Promise<void> | undefined;
   #lastAccept: { resumed: boolean; sessionId: string } | undefined;
 
@@ -622,6 +628,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   #teardownConnection(): void {
+    this.#resuming = false;
     this.#stopHeartbeats();
     this.#clearRetransmits();
     this.#conn = undefined;
@@ -775,6 +782,7 @@ export class Session extends EventEmitter<SessionEvents> {
     for (const entry of acked) {
       const retx = this.#retx.get(entry.seq);
       if (retx) clearTimeout(retx.timer);
+      if (retx?.attempts === 0) this.#latency.sample(performance.now() - retx.sentAt);
       this.#retx.delete(entry.seq);
       entry.item.item.ack.resolve();
       this.#log.debug({ session_seq: entry.seq, id: entry.id, type: entry.item.frame.type }, 'ack resolved');
@@ -793,7 +801,16 @@ export class Session extends EventEmitter<SessionEvents> {
     // business frames still queued from it (the scheduler sends them again in the new one).
     this.#startFreshStreams();
     this.#transportQueue.length = 0;
-    if (typeof reset.retry_after_ms === 'number') this.#retryAfterMs = reset.retry_after_ms;
+    if (typeof reset.retry_after_ms === 'number') {
+      this.#retryAfterMs = reset.retry_after_ms;
+    } else if (this.#resuming && reset.code.startsWith('E.SESSION.')) {
+      // The scheduler no longer knows the session (it restarted): nothing is wrong with the link,
+      // so the fresh handshake goes out at once instead of after a backoff. Only a refused resume
+      // skips the wait, and the next attempt is a handshake, so this cannot spin.
+      this.#log.info({ code: reset.code }, 'resume refused: handshaking afresh without backoff');
+      this.#retryAfterMs = 0;
+    }
+    this.#resuming = false;
     const failure: FailureClass = isAuthErrorCode(reset.code) ? 'auth' : 'network';
     const error = new AstraError(reset.code, `session reset by scheduler: ${reset.code} ${reset.reason}`, {
       details: { failure },
@@ -906,7 +923,7 @@ export class Session extends EventEmitter<SessionEvents> {
     timer.unref();
     const previous = this.#retx.get(seq);
     if (previous) clearTimeout(previous.timer);
-    this.#retx.set(seq, { attempts, timer });
+    this.#retx.set(seq, { attempts, timer, sentAt: performance.now() });
   }
 
   #retransmit(seq: number, attempts: number): void {
@@ -971,6 +988,7 @@ export class Session extends EventEmitter<SessionEvents> {
         app_queue_depth: this.#appQueue.size,
         dropped_frames: this.stats.transportQueueDrops + this.stats.appQueueDrops,
         retransmissions: this.stats.retransmissions,
+        ...(this.#latency.ms !== undefined ? { latency_ms: this.#latency.ms } : {}),
       },
     });
     this.stats.heartbeatsSent++;
