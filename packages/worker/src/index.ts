@@ -46,7 +46,7 @@ export {
   type ExecDispatchHandlerOptions,
   type LoadState,
 } from './dispatch/exec-dispatch-handler.js';
-export { refusalDetails, type Refusal, type RefusalReason } from './dispatch/refusal.js';
+export { refusalDetails, type Refusal } from './dispatch/refusal.js';
 export {
   createLoadMonitor,
   createLoadSampler,

@@ -10,7 +10,6 @@ import {
   type Frame,
   type FrameError,
   type Logger,
-  type RefusalReasonValue,
 } from '@astraflow/protocol';
 import type { Settings } from '@astraflow/config';
 import type { RunOutcome, Runner } from '@astraflow/runner';
@@ -19,7 +18,7 @@ import type { Outbox } from '../outbox.js';
 import { ConcurrencyGuard } from './concurrency-guard.js';
 import { FailureCooldown } from './failure-cooldown.js';
 import type { NextBroker } from './next-broker.js';
-import { refusalDetails, type Refusal } from './refusal.js';
+import { dropRefusalReason, refusalDetails, type Refusal } from './refusal.js';
 import type { DropReason, RouteContext, RouteHandler } from './router.js';
 
 /** Settings the dispatch handler reads (names as in WORKER.md). */
@@ -77,13 +76,6 @@ type Answer =
  * the same id and the scheduler can recognise it; `acked` tells whether it is still in flight.
  */
 type Seen = { state: 'running' } | { state: 'answered'; answer: Answer; frameId?: string; acked: boolean };
-
-/** Router drop reasons → the `details.reason` of the `E.RUNNER.CANCELLED` answer. */
-const DROP_REASON: Record<DropReason, RefusalReasonValue> = {
-  shutdown: RefusalReason.SHUTDOWN,
-  queue_overflow: RefusalReason.OVERFLOW,
-  cooldown: RefusalReason.COOLDOWN,
-};
 
 /**
  * Runs `biz.exec.dispatch` frames: each (`id`, `corr`) at most once, single
@@ -209,7 +201,7 @@ export class ExecDispatchHandler implements RouteHandler {
         : reason === 'cooldown'
           ? 'dispatch handler cooling down; task refused before it started'
           : 'dispatch queue full; task refused before it started';
-    void this.#refuse(frame, { reason: DROP_REASON[reason], message }, `dispatch.${reason}`);
+    void this.#refuse(frame, { reason: dropRefusalReason[reason], message }, `dispatch.${reason}`);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
 } from '@astraflow/protocol';
 import type { PackageManager } from '@astraflow/registry';
 import type { Outbox } from '../outbox.js';
+import { dropRefusalReason } from './refusal.js';
 import type { DropReason, RouteHandler } from './router.js';
 
 /** Dependencies of the package command handlers. */
@@ -30,12 +31,6 @@ export interface PackageCommandOptions {
   uninstallEvent?: boolean;
   logger?: Logger;
 }
-
-const DROP_REASON: Record<DropReason, RefusalReasonValue> = {
-  shutdown: RefusalReason.SHUTDOWN,
-  queue_overflow: RefusalReason.OVERFLOW,
-  cooldown: RefusalReason.COOLDOWN,
-};
 
 /**
  * `biz.pkg.install` / `biz.pkg.uninstall` (WORKER.md §Packages): run the
@@ -89,7 +84,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
     refuse(frame, RefusalReason.DRAINING);
     return false;
   };
-  const onDropped = (frame: Frame, reason: DropReason): void => refuse(frame, DROP_REASON[reason]);
+  const onDropped = (frame: Frame, reason: DropReason): void => refuse(frame, dropRefusalReason[reason]);
 
   return {
     install: {

@@ -1,4 +1,13 @@
-import { ErrorCode, type RefusalReasonValue } from '@astraflow/protocol';
+import { ErrorCode, RefusalReason, type RefusalReasonValue } from '@astraflow/protocol';
+import type { DropReason } from './router.js';
+
+/** Why a queue dropped a frame → the `details.reason` of the refusal that answers it. */
+export const dropRefusalReason: Readonly<Record<DropReason, RefusalReasonValue>> = {
+  shutdown: RefusalReason.SHUTDOWN,
+  queue_overflow: RefusalReason.OVERFLOW,
+  cooldown: RefusalReason.COOLDOWN,
+  overloaded: RefusalReason.OVERLOADED,
+};
 
 /** A refusal of a task that did not run and may run later or elsewhere. */
 export interface Refusal {
