@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadSettings, redactSettings, type Settings } from '@astraflow/config';
-import { AstraError, ErrorCode, isAuthErrorCode, type Logger } from '@astraflow/protocol';
+import { AstraError, ErrorCode, isAuthErrorCode, scrubSecrets, type Logger } from '@astraflow/protocol';
 import { createLogger, setup, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
@@ -55,7 +55,7 @@ function exitCodeFor(err: unknown): number {
  */
 function fatalLine(io: MainIo, err: unknown, secret?: string): void {
   let message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
-  if (secret && secret.length >= 4) message = message.split(secret).join('***');
+  message = scrubSecrets(message, [secret]);
   io.stderr.write(`astraflow-worker: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
 }
 
@@ -63,9 +63,9 @@ function createProcessLogger(io: MainIo, settings: Settings): Logger {
   if (io.stdout.isTTY) {
     // Synchronous so the last lines before exit are not lost.
     const destination = pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: 1, sync: true });
-    return createLogger({ level: settings.log_level, destination });
+    return createLogger({ level: settings.log_level, destination, secrets: [settings.auth_token] });
   }
-  return createLogger({ level: settings.log_level });
+  return createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
 }
 
 /**

@@ -1,5 +1,4 @@
-import { AstraError, ErrorCode } from '@astraflow/protocol';
-import { redactUrlPassword } from './redact-url.js';
+import { AstraError, ErrorCode, isUrlLike, redactUrl } from '@astraflow/protocol';
 
 /** Where a rejected value came from, and which field (when one is concerned). */
 export interface ConfigErrorDetails {
@@ -22,7 +21,7 @@ export function describeValue(value: unknown, secret: boolean): string {
   if (typeof value === 'symbol') return 'a symbol';
   let shown: string | undefined;
   try {
-    shown = JSON.stringify(typeof value === 'string' ? redactUrlPassword(value) : value);
+    shown = JSON.stringify(typeof value === 'string' ? (isUrlLike(value) ? redactUrl(value) : value) : value);
   } catch {
     shown = undefined;
   }

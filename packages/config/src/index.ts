@@ -21,5 +21,4 @@ export { CONFIG_FILE_ENV, PACKAGES_ROOT_ENV, loadSettings, type LoadSettingsOpti
 export { defaultConfigPaths } from './config-file.js';
 export { getSettings, resetSettingsCache } from './get-settings.js';
 export { redactSettings } from './redact-settings.js';
-export { REDACTED } from './redact-url.js';
 export { normalizeLogLevel } from './log-level.js';

@@ -117,6 +117,8 @@ export {
   type OfferStatus,
   type PendingEntry,
 } from './window.js';
+export { REDACTED, REDACT_MAX_DEPTH, isUrlLike, redactSecrets, redactUrl, scrubSecrets } from './redact.js';
+export { MAX_TIMER_MS, MAX_TIMER_SECONDS, clampTimerMs } from './timer-limits.js';
 export { createNoopLogger, type LogFn, type LogLevel, type Logger } from './logger.js';
 export {
   classifyCloseCode,

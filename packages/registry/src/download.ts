@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, redactUrl } from '@astraflow/protocol';
 import { getGlobalDispatcher, interceptors, request } from 'undici';
 
 /** Limits and target of one download. */
@@ -26,15 +26,6 @@ export interface DownloadResult {
   bytes: number;
   /** Lower-case hex sha256 of the bytes written. */
   sha256: string;
-}
-
-/**
- * A URL fit for logs and error messages: no credentials, no query or
- * fragment (pre-signed URLs carry their secret there).
- */
-export function redactUrl(url: URL): string {
-  const base = url.protocol === 'file:' ? `file://${url.pathname}` : `${url.protocol}//${url.host}${url.pathname}`;
-  return url.search === '' ? base : `${base}?…`;
 }
 
 function tooLarge(maxBytes: number, what: string): AstraError {

@@ -22,7 +22,6 @@
  */
 export { AdapterRegistry, createAdapterRegistry, type AdapterRegistryOptions } from './adapter-registry.js';
 export { detectArchiveFormat, detectArchiveFormatFromBytes, type ArchiveFormat } from './archive-format.js';
-export { redactUrl } from './download.js';
 export { resolveEntrypoint, type EntrypointLocation } from './entrypoint.js';
 export { loadHandler, type LoadedHandler, type LoadHandlerOptions } from './load-handler.js';
 export { inspectPackageFolder, type PackageInspection } from './inspect-package.js';

@@ -9,10 +9,11 @@ import {
   type Manifest,
   type ManifestEntry,
   type PackageStatus,
+  redactUrl,
 } from '@astraflow/protocol';
 import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
-import { downloadArchive, redactUrl } from './download.js';
+import { downloadArchive } from './download.js';
 import { extractArchive } from './extract-archive.js';
 import { purgeRequireCache } from './load-handler.js';
 import { checkNodeRequirement } from './node-requirement.js';

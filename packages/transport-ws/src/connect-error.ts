@@ -1,5 +1,4 @@
-import { AstraError, ErrorCode, type FailureClass } from '@astraflow/protocol';
-import { scrubSecret } from './redact-url.js';
+import { AstraError, ErrorCode, scrubSecrets, type FailureClass } from '@astraflow/protocol';
 
 /** What a connect failure needs to build a safe error. */
 export interface ConnectErrorContext {
@@ -35,7 +34,7 @@ export function connectFailure(
   if (extra.status !== undefined) details['status'] = extra.status;
   if (extra.aborted === true) details['aborted'] = true;
   if (extra.timedOut === true) details['timedOut'] = true;
-  return new AstraError(ErrorCode.TRANSPORT_FAILURE, scrubSecret(message, ctx.token), {
+  return new AstraError(ErrorCode.TRANSPORT_FAILURE, scrubSecrets(message, [ctx.token]), {
     cause: extra.cause,
     details,
   });

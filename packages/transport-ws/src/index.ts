@@ -32,4 +32,3 @@ export {
   type WsTransportOptions,
 } from './ws-transport.js';
 export { readTlsFiles, type TlsFileContents, type TlsFilePaths } from './tls-files.js';
-export { redactUrl } from './redact-url.js';

@@ -7,10 +7,10 @@ import {
   type TransportCloseInfo,
   type TransportConnection,
   type TransportHandlers,
+  scrubSecrets,
 } from '@astraflow/protocol';
 import WebSocket, { type RawData } from 'ws';
 import { KeepAlive } from './keep-alive.js';
-import { scrubSecret } from './redact-url.js';
 import { wsErrorCloseCode } from './ws-error-close-code.js';
 
 /** Everything a {@link WsConnection} needs; built by `createWsTransport`. */
@@ -124,7 +124,7 @@ export class WsConnection implements TransportConnection {
     if (this.#closeRequested || this.#closed) return;
     this.#closeRequested = true;
     this.#keepAlive.stop();
-    const safeReason = truncateUtf8(scrubSecret(reason, this.#token), MAX_REASON_BYTES);
+    const safeReason = truncateUtf8(scrubSecrets(reason, [this.#token]), MAX_REASON_BYTES);
     this.#logger.debug({ url: this.#url, code, reason: safeReason }, 'closing WebSocket connection');
     if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(code, safeReason);
     this.#armCloseTimer();
@@ -152,7 +152,7 @@ export class WsConnection implements TransportConnection {
 
   #onError(err: Error): void {
     const closeCode = wsErrorCloseCode(err);
-    const reason = scrubSecret(err.message, this.#token);
+    const reason = scrubSecrets(err.message, [this.#token]);
     this.#logger.debug({ url: this.#url, err: reason, code: (err as { code?: unknown }).code }, 'WebSocket error');
     if (closeCode !== undefined) {
       const failure = classifyCloseCode(closeCode);
@@ -182,7 +182,7 @@ export class WsConnection implements TransportConnection {
     this.#closeTimer = undefined;
     const info: TransportCloseInfo = this.#cause ?? {
       code,
-      reason: scrubSecret(reasonBuffer.toString('utf8'), this.#token),
+      reason: scrubSecrets(reasonBuffer.toString('utf8'), [this.#token]),
       failure: classifyCloseCode(code),
     };
     this.#logger.debug(
@@ -239,7 +239,7 @@ export class WsConnection implements TransportConnection {
   }
 
   #failure(failure: FailureClass, message: string, cause?: unknown): AstraError {
-    return new AstraError(ErrorCode.TRANSPORT_FAILURE, scrubSecret(message, this.#token), {
+    return new AstraError(ErrorCode.TRANSPORT_FAILURE, scrubSecrets(message, [this.#token]), {
       cause,
       details: { failure, url: this.#url },
     });

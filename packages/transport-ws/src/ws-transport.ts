@@ -3,6 +3,8 @@ import {
   ErrorCode,
   classifyHttpStatus,
   createNoopLogger,
+  redactUrl,
+  scrubSecrets,
   type Logger,
   type Transport,
   type TransportConnectOptions,
@@ -12,7 +14,6 @@ import {
 import type { IncomingMessage } from 'node:http';
 import WebSocket, { type ClientOptions } from 'ws';
 import { classifyConnectError, connectFailure, type ConnectErrorContext } from './connect-error.js';
-import { redactUrl } from './redact-url.js';
 import { WsConnection } from './ws-connection.js';
 
 /** TLS material for `wss://` URLs (PEM strings or buffers, see `readTlsFiles`). */
@@ -211,7 +212,7 @@ function resolveOptions(options: WsTransportOptions): ResolvedOptions {
     throw invalid('token must be a non-empty string of visible ASCII characters (no spaces or line breaks)', 'token');
   }
   if (typeof options.url !== 'string' || options.url === '') throw invalid('url is required (ws:// or wss://)', 'url');
-  const safeUrl = redactUrl(options.url, token);
+  const safeUrl = scrubSecrets(redactUrl(options.url), [token]);
   let parsed: URL;
   try {
     parsed = new URL(options.url);

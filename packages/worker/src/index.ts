@@ -29,7 +29,6 @@ export { isOpenState, type SessionState } from './session/session-state.js';
 export { reconnectDelayMs, retransmitDelayMs, heartbeatDelayMs } from './session/backoff.js';
 export { InstanceIdStore } from './session/instance-id-store.js';
 export { HostMetricsSampler, type HostMetrics } from './session/host-metrics.js';
-export { redactSecrets } from './session/redact.js';
 export { BoundedQueue, type BoundedQueueOptions, type OverflowPolicy, type PushOutcome } from './queue/bounded-queue.js';
 export {
   Router,

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { LogLevel, Logger } from '@astraflow/protocol';
+import { scrubSecrets, type LogLevel, type Logger } from '@astraflow/protocol';
 
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {
@@ -8,16 +8,24 @@ export interface CreateLoggerOptions {
   destination?: NodeJS.WritableStream;
   /** Fields bound to every line. */
   base?: Record<string, unknown>;
+  /**
+   * Secrets (the auth token) masked wherever they appear in a finished line,
+   * whatever a peer echoed them into: the last line of defence.
+   */
+  secrets?: ReadonlyArray<string | undefined>;
 }
 
 /**
  * A pino logger writing one JSON object per line. Secrets that might sit in
  * logged objects are redacted by path as a second line of defence (the
- * session already redacts frames).
+ * session already redacts frames), and every configured secret is masked
+ * in the finished line.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
+  const secrets = (options.secrets ?? []).filter((s): s is string => typeof s === 'string' && s !== '');
   const config = {
     level: options.level,
+    ...(secrets.length > 0 ? { hooks: { streamWrite: (line: string) => scrubSecrets(line, secrets) } } : {}),
     base: { pid: process.pid, ...options.base },
     redact: {
       paths: ['auth_token', '*.auth_token', 'token', '*.token', 'session_token', '*.session_token', 'headers.authorization'],

@@ -260,7 +260,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
  */
 export async function setup(options: SetupOptions = {}): Promise<Worker> {
   const settings = options.settings ?? (options.overrides ? loadSettings(options.overrides) : getSettings());
-  const logger = options.logger ?? createLogger({ level: settings.log_level });
+  const logger = options.logger ?? createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
   const prometheus = settings.http_enabled ? createPrometheusMetrics() : undefined;
   const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
 

@@ -4,6 +4,7 @@ import {
   FrameType,
   RefusalReason,
   createNoopLogger,
+  redactUrl,
   type Frame,
   type Logger,
   type PkgEventPayload,
@@ -92,7 +93,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
       onDropped,
       async handle(frame) {
         const cmd = frame.payload as PkgInstallPayload;
-        log.info({ name: cmd.name, version: cmd.version, url: cmd.url }, 'installing package');
+        log.info({ name: cmd.name, version: cmd.version, url: cmd.url === undefined ? undefined : redactUrl(cmd.url) }, 'installing package');
         try {
           const result = await options.packages.install(cmd);
           await event(frame, {

@@ -12,6 +12,7 @@ import {
   isAuthErrorCode,
   isControlType,
   parseFrame,
+  redactSecrets,
   type AckPayload,
   type FailureClass,
   type Frame,
@@ -30,7 +31,6 @@ import { heartbeatDelayMs, reconnectDelayMs, retransmitDelayMs } from './backoff
 import { HostMetricsSampler } from './host-metrics.js';
 import { LatencyEstimate } from './latency-estimate.js';
 import { InstanceIdStore } from './instance-id-store.js';
-import { redactSecrets } from './redact.js';
 import type { SessionConfig } from './session-config.js';
 import { isOpenState, type SessionState } from './session-state.js';
 
