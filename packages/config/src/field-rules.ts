@@ -1,4 +1,4 @@
-import type { LogLevel } from '@astraflow/protocol';
+import { MAX_TIMER_SECONDS, type LogLevel } from '@astraflow/protocol';
 import { z } from 'zod';
 import { normalizeLogLevel } from './log-level.js';
 
@@ -114,18 +114,27 @@ export function integer(min: number, max?: number): FieldRule<number> {
 }
 
 /** A finite number `> 0` (`exclusive`) or `≥ min`, optionally `≤ max`. */
-export function number(bound: { gt: number } | { min: number; max?: number }): FieldRule<number> {
+export function number(bound: { gt: number; max?: number } | { min: number; max?: number }): FieldRule<number> {
   let schema = z.number().finite();
   let range: string;
   if ('gt' in bound) {
     schema = schema.gt(bound.gt);
-    range = `number > ${bound.gt}`;
+    if (bound.max !== undefined) schema = schema.max(bound.max);
+    range = bound.max === undefined ? `number > ${bound.gt}` : `number > ${bound.gt}, ≤ ${bound.max}`;
   } else {
     schema = schema.min(bound.min);
     if (bound.max !== undefined) schema = schema.max(bound.max);
     range = bound.max === undefined ? `number ≥ ${bound.min}` : `number ${bound.min}..${bound.max}`;
   }
   return { schema, type: range, expected: `a ${range}`, fromString: parseNumber };
+}
+
+/**
+ * A duration in seconds, `> gt` or `≥ min`, and never above
+ * `MAX_TIMER_SECONDS` (Node fires longer timers after 1 ms instead).
+ */
+export function seconds(bound: { gt: number } | { min: number }): FieldRule<number> {
+  return number({ ...bound, max: MAX_TIMER_SECONDS });
 }
 
 /** A boolean; strings true/false/1/0/yes/no and the numbers 1/0 are accepted too. */

@@ -9,12 +9,14 @@ import {
   optionalStringList,
   optionalText,
   path,
+  seconds,
   stringList,
   text,
   url,
   type FieldRule,
 } from './field-rules.js';
 import { availableParallelism } from 'node:os';
+import { MAX_TIMER_MS } from '@astraflow/protocol';
 import { packageVersion } from './package-version.js';
 import type { Settings } from './settings.js';
 
@@ -79,19 +81,19 @@ export const settingDefinitions: Definitions = {
     default: 'websocket',
     description: 'Control-plane transport; dummy runs offline without a scheduler.',
   },
-  heartbeat_interval_seconds: { rule: number({ gt: 0 }), default: 30, description: 'Seconds between heartbeats.' },
+  heartbeat_interval_seconds: { rule: seconds({ gt: 0 }), default: 30, description: 'Seconds between heartbeats.' },
   heartbeat_jitter_seconds: {
-    rule: number({ min: 0 }),
+    rule: seconds({ min: 0 }),
     default: 5,
     description: 'Random extra delay, up to this many seconds, added to each heartbeat interval.',
   },
   ack_retry_base_ms: {
-    rule: integer(1),
+    rule: integer(1, MAX_TIMER_MS),
     default: 200,
     description: 'First retransmission delay of an unacked frame, doubled on each retry (ms).',
   },
   ack_retry_max_ms: {
-    rule: integer(1),
+    rule: integer(1, MAX_TIMER_MS),
     default: 5000,
     description: 'Cap of the retransmission delay (ms); must be ≥ ack_retry_base_ms.',
   },
@@ -101,7 +103,7 @@ export const settingDefinitions: Definitions = {
     description: 'Most retransmissions of one unacked frame; 0 = never retransmit.',
   },
   session_accept_timeout_seconds: {
-    rule: number({ gt: 0 }),
+    rule: seconds({ gt: 0 }),
     default: 10,
     description: 'Seconds to wait for control.session.accept before starting over.',
   },
@@ -110,13 +112,19 @@ export const settingDefinitions: Definitions = {
     default: 64,
     description: 'Sliding-window size: most unacked frames in flight per direction.',
   },
+  session_recv_stall_seconds: {
+    rule: seconds({ min: 0 }),
+    default: 60,
+    description:
+      'Seconds the receive window may hold frames behind one missing frame; then heartbeats say healthy: false and the session is reset. 0 = never.',
+  },
   reconnect_base_delay_seconds: {
-    rule: number({ gt: 0 }),
+    rule: seconds({ gt: 0 }),
     default: 1,
     description: 'First reconnect delay, doubled per failed attempt (seconds).',
   },
   reconnect_max_delay_seconds: {
-    rule: number({ gt: 0 }),
+    rule: seconds({ gt: 0 }),
     default: 30,
     description: 'Cap of the reconnect delay (seconds); must be ≥ reconnect_base_delay_seconds.',
   },
@@ -166,12 +174,12 @@ export const settingDefinitions: Definitions = {
     description: 'What a full per-type dispatch queue does with one more frame.',
   },
   handler_dispatch_queue_idle_seconds: {
-    rule: number({ min: 0 }),
+    rule: seconds({ min: 0 }),
     default: 300,
     description: 'Idle seconds after which a per-type dispatch queue is retired; 0 = never.',
   },
   handler_dispatch_timeout_seconds: {
-    rule: number({ min: 0 }),
+    rule: seconds({ min: 0 }),
     default: 0,
     description: 'Timeout of one handler invocation in seconds; 0 = none.',
   },
@@ -181,7 +189,7 @@ export const settingDefinitions: Definitions = {
     description: 'Consecutive failures of one handler that start a cooldown; 0 = never.',
   },
   handler_dispatch_failure_cooldown_seconds: {
-    rule: number({ min: 0 }),
+    rule: seconds({ min: 0 }),
     default: 0,
     description: 'Seconds a handler is refused after reaching handler_dispatch_max_failures.',
   },
@@ -272,10 +280,16 @@ export const settingDefinitions: Definitions = {
   max_frame_bytes: {
     rule: integer(1024),
     default: 16_777_216,
-    description: 'Inbound frames larger than this many bytes are dropped.',
+    description: 'Inbound frames larger than this many bytes are refused (acked and, for commands, answered).',
+  },
+  max_outbound_frame_bytes: {
+    rule: integer(65_536, 33_554_432),
+    default: 16_777_216,
+    description:
+      "Largest frame sent (the scheduler refuses frames over 32 MiB). A bigger answer becomes E.RUNNER.FAILURE 'result too large'; bigger feedback is dropped.",
   },
   ws_ping_interval_seconds: {
-    rule: number({ min: 0 }),
+    rule: seconds({ min: 0 }),
     default: 20,
     description: 'WebSocket ping cadence; the peer is dead without a pong before the next ping; 0 = off.',
   },
@@ -317,7 +331,7 @@ export const settingDefinitions: Definitions = {
       "Also answer an uninstall with biz.pkg.event status uninstalled; only for schedulers that accept it (the existing one logs an error).",
   },
   package_download_timeout_seconds: {
-    rule: number({ gt: 0 }),
+    rule: seconds({ gt: 0 }),
     default: 60,
     description: 'Timeout of one package download (seconds).',
   },
@@ -337,7 +351,7 @@ export const settingDefinitions: Definitions = {
     description: 'Most archive entries in one package.',
   },
   shutdown_grace_seconds: {
-    rule: number({ min: 0 }),
+    rule: seconds({ min: 0 }),
     default: 30,
     description: 'Seconds SIGTERM/SIGINT waits for in-flight tasks before exiting.',
   },

@@ -55,6 +55,8 @@ export interface Settings {
   readonly session_accept_timeout_seconds: number;
   /** Sliding-window size, both directions. */
   readonly session_window_size: number;
+  /** Seconds the receive window may wait for one missing frame before the session is reset; 0 = never. */
+  readonly session_recv_stall_seconds: number;
   /** First reconnect delay. */
   readonly reconnect_base_delay_seconds: number;
   /** Cap of the reconnect delay. */
@@ -121,6 +123,8 @@ export interface Settings {
   readonly log_level: LogLevel;
   /** Inbound frames larger than this many bytes are dropped. */
   readonly max_frame_bytes: number;
+  /** Largest frame the worker sends; bigger answers become `E.RUNNER.FAILURE`, bigger feedback is dropped. */
+  readonly max_outbound_frame_bytes: number;
   /** Seconds between WebSocket pings; 0 = off. */
   readonly ws_ping_interval_seconds: number;
   /** Absolute path of a CA bundle for `wss://`. */

@@ -65,18 +65,23 @@ export function scrubSecrets(text: string, secrets: ReadonlyArray<string | undef
 /**
  * Copy of a frame (or any JSON value) fit for logs: values under secret keys
  * (`token`, `session_token`, `auth_token`, `authorization`, `password`) read
- * `***`, URL-shaped strings go through {@link redactUrl}, and nesting deeper
- * than {@link REDACT_MAX_DEPTH} is cut. Iterative bookkeeping is not needed:
- * the depth cap bounds the recursion.
+ * `***`, URL-shaped strings go through {@link redactUrl}, every string has
+ * the given `secrets` scrubbed (a peer may echo a token anywhere), and
+ * nesting deeper than {@link REDACT_MAX_DEPTH} is cut, which also bounds
+ * the recursion.
  */
-export function redactSecrets(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return isUrlLike(value) ? redactUrl(value) : value;
+export function redactSecrets(value: unknown, secrets: ReadonlyArray<string | undefined> = []): unknown {
+  return redactLevel(value, secrets, 0);
+}
+
+function redactLevel(value: unknown, secrets: ReadonlyArray<string | undefined>, depth: number): unknown {
+  if (typeof value === 'string') return scrubSecrets(isUrlLike(value) ? redactUrl(value) : value, secrets);
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= REDACT_MAX_DEPTH) return '[too deep]';
-  if (Array.isArray(value)) return value.map((inner) => redactSecrets(inner, depth + 1));
+  if (Array.isArray(value)) return value.map((inner) => redactLevel(inner, secrets, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.has(key.toLowerCase()) && inner != null ? REDACTED : redactSecrets(inner, depth + 1);
+    out[key] = SECRET_KEYS.has(key.toLowerCase()) && inner != null ? REDACTED : redactLevel(inner, secrets, depth + 1);
   }
   return out;
 }

@@ -96,6 +96,19 @@ export class ReceiveWindow<T> {
     return { ack_seq: this.#base, ack_bitmap: Number(this.#bitmap & WIRE_MASK), recv_window: this.size };
   }
 
+  /**
+   * Gives up on the gap: returns the buffered frames in sequence order and
+   * empties the buffer (the base stays). For a window stuck behind a frame
+   * that never comes: those frames were acked by bitmap, so the caller
+   * delivers them before starting a fresh session instead of losing them.
+   */
+  takeBuffered(): T[] {
+    const items = [...this.#buffer.entries()].sort(([a], [b]) => a - b).map(([, item]) => item);
+    this.#buffer.clear();
+    this.#bitmap = 0n;
+    return items;
+  }
+
   /** Forgets everything (fresh session): base back to `base`, buffer emptied. */
   reset(base = 0): void {
     if (!Number.isInteger(base) || base < 0) throw new RangeError(`window base must be an integer ≥ 0, got ${base}`);

@@ -330,6 +330,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     heartbeatMetrics: () => ({
       inflight: dispatch.inflight,
       running_tasks: dispatch.running,
+      feedback_dropped: dispatch.feedbackDropped,
       dispatch_queue_depth: router.queued,
       event_loop_delay_ms: Math.round(load.last.eventLoopDelayMs),
       heap_used_pct: Math.round(load.last.heapUsedPct * 10) / 10,
@@ -343,6 +344,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     onExpress: (frame) => next.handleResponse(frame as Frame<'biz.exec.next.response'>),
     onInvalid: (frame, error) => {
       if (frame.type === FrameType.EXEC_DISPATCH) void dispatch.rejectInvalid(frame, error);
+      else if (frame.type === FrameType.PKG_INSTALL || frame.type === FrameType.PKG_UNINSTALL) void pkg.rejectInvalid(frame, error);
     },
   });
   const next = new NextBroker(session, logger);

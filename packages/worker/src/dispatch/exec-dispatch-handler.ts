@@ -3,6 +3,7 @@ import {
   ErrorCode,
   FrameType,
   RefusalReason,
+  clampTimerMs,
   createNoopLogger,
   type ExecDispatchPayload,
   type ExecErrorPayload,
@@ -102,6 +103,8 @@ export class ExecDispatchHandler implements RouteHandler {
   /** Frames queued longer than this are refused as overloaded (the router drops them). */
   readonly maxQueueWaitMs: number;
   readonly stats: DispatchStats = { refusedOverloaded: 0, overruns: 0, overrunning: 0 };
+  /** Feedback frames dropped for exceeding `max_outbound_frame_bytes`. */
+  #feedbackDropped = 0;
 
   constructor(options: ExecDispatchHandlerOptions) {
     this.#o = options;
@@ -119,6 +122,11 @@ export class ExecDispatchHandler implements RouteHandler {
   /** Dispatches admitted and not yet answered (queued or running). */
   get inflight(): number {
     return [...this.#seen.values()].filter((s) => s.state === 'running').length;
+  }
+
+  /** Feedback frames dropped because they exceeded `max_outbound_frame_bytes` (monotonic). */
+  get feedbackDropped(): number {
+    return this.#feedbackDropped;
   }
 
   /** Dispatches whose handler is running now. */
@@ -251,11 +259,18 @@ export class ExecDispatchHandler implements RouteHandler {
         ...(this.#timeoutMs(dispatch) ? { timeoutMs: this.#timeoutMs(dispatch) } : {}),
         ...(startBudgetMs !== undefined ? { startTimeoutMs: startBudgetMs } : {}),
         emitFeedback: async (body) => {
-          await this.#o.outbox.send(
-            FrameType.EXEC_FEEDBACK,
-            { run_id: dispatch.run_id, task_id: dispatch.task_id, ...body },
-            { corr: dispatch.task_id },
-          );
+          try {
+            await this.#o.outbox.send(
+              FrameType.EXEC_FEEDBACK,
+              { run_id: dispatch.run_id, task_id: dispatch.task_id, ...body },
+              { corr: dispatch.task_id },
+            );
+          } catch (err) {
+            if (!isTooLarge(err)) throw err;
+            // Never sent: the scheduler would close the link over it. The task goes on.
+            this.#feedbackDropped++;
+            this.#log.warn({ task_id: dispatch.task_id, ...err.details }, 'feedback chunk too large; dropped');
+          }
         },
         next: (call) => this.#o.next.request(dispatch, call, taskEnded.signal),
         logger: this.#log,
@@ -345,7 +360,8 @@ export class ExecDispatchHandler implements RouteHandler {
     const candidates = [dispatch.constraints.timeout_ms, this.#o.config.handler_dispatch_timeout_seconds * 1000].filter(
       (ms): ms is number => typeof ms === 'number' && ms > 0,
     );
-    return candidates.length > 0 ? Math.min(...candidates) : undefined;
+    // Clamped: Node fires a timer above 2^31 − 1 ms after 1 ms, which would fail every such task at once.
+    return candidates.length > 0 ? clampTimerMs(Math.min(...candidates)) : undefined;
   }
 
   #answerError(frame: Frame, code: string, message: string, where: string, extra: Record<string, unknown> = {}): Promise<void> {
@@ -385,7 +401,7 @@ export class ExecDispatchHandler implements RouteHandler {
     await this.#send(frame, record);
   }
 
-  async #send(frame: Frame, record: Seen & { state: 'answered' }): Promise<void> {
+  async #send(frame: Frame, record: Seen & { state: 'answered' }, substituted = false): Promise<void> {
     const { answer } = record;
     try {
       const receipt = await this.#o.outbox.send(answer.type, answer.payload, {
@@ -403,9 +419,35 @@ export class ExecDispatchHandler implements RouteHandler {
         () => {},
       );
     } catch (err) {
+      if (isTooLarge(err) && !substituted) {
+        // The answer itself can never be sent: answer that instead, so the link and later tasks go on.
+        const { bytes, limit } = err.details as { bytes: number; limit: number };
+        const dispatch = frame.payload as Partial<ExecDispatchPayload>;
+        record.answer = {
+          type: FrameType.EXEC_ERROR,
+          payload: {
+            code: ErrorCode.RUNNER_FAILURE,
+            message: `result too large (${bytes} bytes, limit ${limit}); return big data as an artifact instead`,
+            context: {
+              where: 'dispatch.answer',
+              details: Object.fromEntries(
+                (['run_id', 'task_id', 'node_id'] as const)
+                  .filter((k) => typeof dispatch[k] === 'string')
+                  .map((k) => [k, dispatch[k]]),
+              ),
+            },
+          },
+        };
+        this.#log.warn({ id: frame.id, task_id: dispatch.task_id, bytes, limit }, 'answer too large; answering E.RUNNER.FAILURE');
+        return this.#send(frame, record, true);
+      }
       this.#log.error({ err, id: frame.id }, 'could not send the answer to a dispatch');
     }
   }
+}
+
+function isTooLarge(err: unknown): err is AstraError {
+  return AstraError.isInstance(err) && err.code === ErrorCode.FRAME_TOO_LARGE;
 }
 
 function dedupeKey(frame: Frame): string {

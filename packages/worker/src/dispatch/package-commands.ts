@@ -6,6 +6,7 @@ import {
   createNoopLogger,
   redactUrl,
   type Frame,
+  type FrameError,
   type Logger,
   type PkgEventPayload,
   type PkgInstallPayload,
@@ -44,6 +45,12 @@ export interface PackageCommandOptions {
 export function createPackageCommandHandlers(options: PackageCommandOptions): {
   install: RouteHandler;
   uninstall: RouteHandler;
+  /**
+   * Answers an install or uninstall that failed validation (schema, size,
+   * envelope) with `biz.pkg.event` failed, naming whatever package could be
+   * read: the scheduler waits for an answer to every command.
+   */
+  rejectInvalid(frame: Frame, error: FrameError): Promise<void>;
 } {
   const log = (options.logger ?? createNoopLogger()).child({ component: 'packages' });
 
@@ -87,7 +94,20 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
   };
   const onDropped = (frame: Frame, reason: DropReason): void => refuse(frame, dropRefusalReason[reason]);
 
+  async function rejectInvalid(frame: Frame, error: FrameError): Promise<void> {
+    const cmd = frame.payload as Record<string, unknown>;
+    const name = typeof cmd.name === 'string' && cmd.name !== '' ? cmd.name : '?';
+    const version = typeof cmd.version === 'string' && cmd.version !== '' ? cmd.version : '*';
+    log.warn({ id: frame.id, type: frame.type, name, version, code: error.code }, 'invalid package command refused');
+    try {
+      await event(frame, { name, version, status: 'failed', details: { code: error.code, message: error.message } });
+    } catch (err) {
+      log.error({ err, id: frame.id }, 'could not answer an invalid package command');
+    }
+  }
+
   return {
+    rejectInvalid,
     install: {
       admit,
       onDropped,

@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, createNoopLogger, type Frame, type Logger } from '@astraflow/protocol';
+import { AstraError, ErrorCode, clampTimerMs, createNoopLogger, type Frame, type Logger } from '@astraflow/protocol';
 import type { Settings } from '@astraflow/config';
 import type { Outbox } from '../outbox.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
@@ -360,10 +360,21 @@ export class Router {
       this.#drop(frame, handler, 'cooldown');
       return;
     }
-    const timeoutMs = handler.ownsTimeout ? 0 : this.#config.handler_dispatch_timeout_seconds * 1000;
-    const signals = [this.#shutdown.signal];
-    if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
-    const signal = AbortSignal.any(signals);
+    const timeoutMs = handler.ownsTimeout ? 0 : clampTimerMs(this.#config.handler_dispatch_timeout_seconds * 1000);
+    // One controller per invocation, unlinked in `finally`: AbortSignal.any() with the long-lived
+    // shutdown signal would leave a WeakRef behind on it for every frame (~66 bytes per task, forever).
+    const invocation = new AbortController();
+    const shutdown = this.#shutdown.signal;
+    const onShutdown = (): void => invocation.abort(shutdown.reason);
+    shutdown.addEventListener('abort', onShutdown, { once: true });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () => invocation.abort(new AstraError(ErrorCode.TIMEOUT, 'handler exceeded handler_dispatch_timeout_seconds')),
+            timeoutMs,
+          )
+        : undefined;
+    const signal = invocation.signal;
     this.#log.debug({ type: frame.type, id: frame.id, inflight: this.inflight }, 'invoking handler');
     try {
       const work = handler.handle(frame, { signal, outbox: this.#outbox, queuedMs });
@@ -377,6 +388,9 @@ export class Router {
       if (this.#cooldown.recordFailure(frame.type)) {
         this.#log.warn({ type: frame.type, cooldown_ms: this.#cooldown.cooldownMs }, 'handler cooling down after consecutive failures');
       }
+    } finally {
+      if (timer) clearTimeout(timer);
+      shutdown.removeEventListener('abort', onShutdown);
     }
   }
 

@@ -28,5 +28,7 @@ export type SessionConfig = Pick<
   | 'session_app_queue_max'
   | 'session_app_queue_overflow'
   | 'max_frame_bytes'
+  | 'max_outbound_frame_bytes'
+  | 'session_recv_stall_seconds'
   | 'data_dir'
 >;

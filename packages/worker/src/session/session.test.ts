@@ -46,6 +46,8 @@ function config(overrides: Partial<SessionConfig> = {}): SessionConfig {
     session_app_queue_max: 0,
     session_app_queue_overflow: 'block',
     max_frame_bytes: 64 * 1024,
+    max_outbound_frame_bytes: 64 * 1024,
+    session_recv_stall_seconds: 60,
     data_dir: join(dir, 'var', 'data'),
     ...overrides,
   };

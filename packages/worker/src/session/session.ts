@@ -8,11 +8,13 @@ import {
   ReceiveWindow,
   SendWindow,
   buildFrame,
+  clampTimerMs,
   createNoopLogger,
   isAuthErrorCode,
   isControlType,
   parseFrame,
   redactSecrets,
+  scrubSecrets,
   type AckPayload,
   type FailureClass,
   type Frame,
@@ -27,10 +29,13 @@ import {
   type TransportConnection,
 } from '@astraflow/protocol';
 import { BoundedQueue } from '../queue/bounded-queue.js';
-import { heartbeatDelayMs, reconnectDelayMs, retransmitDelayMs } from './backoff.js';
+import { isImpossibleAck } from './ack-check.js';
+import { heartbeatDelayMs, reconnectDelayMs, retransmitDelayMs, retryAfterDelayMs } from './backoff.js';
 import { HostMetricsSampler } from './host-metrics.js';
 import { LatencyEstimate } from './latency-estimate.js';
 import { InstanceIdStore } from './instance-id-store.js';
+import { RecvStallWatch } from './recv-stall-watch.js';
+import { salvageNumbered } from './salvage-frame.js';
 import type { SessionConfig } from './session-config.js';
 import { isOpenState, type SessionState } from './session-state.js';
 
@@ -54,9 +59,10 @@ export interface SessionOptions {
    */
   onDropped?(frame: Frame): void;
   /**
-   * A numbered frame whose envelope is sound but whose payload fails its
-   * schema. It was acked in order like any other, so answer it if its sender
-   * waits for an answer. Without this callback such frames are dropped unacked.
+   * A numbered frame that failed its size, envelope or payload check, as
+   * far as it could be read (see `salvageNumbered`). It took its turn in the
+   * receive window and was acked like any other, so answer it if its sender
+   * waits for an answer.
    */
   onInvalid?(frame: Frame, error: FrameError): void;
   /**
@@ -101,6 +107,12 @@ export interface SessionStats {
   heartbeatsSent: number;
   transportQueueDrops: number;
   appQueueDrops: number;
+  /** Acks claiming frames never sent; ignored. */
+  impossibleAcks: number;
+  /** Business frames refused by send() for exceeding `max_outbound_frame_bytes`. */
+  outboundTooLarge: number;
+  /** Sessions reset because the receive window waited too long for a missing frame. */
+  recvStalls: number;
   /** Gauges. */
   transportQueueDepth: number;
   appQueueDepth: number;
@@ -143,6 +155,9 @@ interface Connection {
   /** Set when this side or a reset decided the connection must end. */
   closing: boolean;
 }
+
+/** Bytes reserved for `session_seq` and a sender id that may change after send(). */
+const NUMBERING_ROOM_BYTES = 256;
 
 function deferred(): OutboxItem['ack'] {
   let resolve!: () => void;
@@ -195,6 +210,7 @@ export class Session extends EventEmitter<SessionEvents> {
   #abort = new AbortController();
 
   readonly #recvWindow: ReceiveWindow<Inbound>;
+  readonly #stall: RecvStallWatch;
   readonly #sendWindow: SendWindow<{ frame: Frame; item: OutboxItem }>;
   readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout; sentAt: number }>();
   readonly #latency = new LatencyEstimate();
@@ -220,6 +236,9 @@ export class Session extends EventEmitter<SessionEvents> {
     heartbeatsSent: 0,
     transportQueueDrops: 0,
     appQueueDrops: 0,
+    impossibleAcks: 0,
+    outboundTooLarge: 0,
+    recvStalls: 0,
     transportQueueDepth: 0,
     appQueueDepth: 0,
     outboxDepth: 0,
@@ -241,6 +260,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#host = new HostMetricsSampler(this.#config.data_dir);
     this.#recvWindow = new ReceiveWindow(this.#config.session_window_size);
     this.#sendWindow = new SendWindow(this.#config.session_window_size);
+    this.#stall = new RecvStallWatch(this.#config.session_recv_stall_seconds * 1000, () => this.#onRecvStall());
     this.#appQueue = new BoundedQueue({
       max: this.#config.session_app_queue_max,
       policy: this.#config.session_app_queue_overflow,
@@ -338,6 +358,8 @@ export class Session extends EventEmitter<SessionEvents> {
       ...(options.seq !== undefined ? { seq: options.seq } : {}),
       ...(options.ackRequest ? { ackRequest: true } : {}),
     });
+    const tooLarge = this.#checkOutboundSize(frame);
+    if (tooLarge) return Promise.reject(tooLarge);
     return new Promise<OutboundReceipt>((resolve) => {
       this.#outbox.push({ id: frame.id, frame, sent: resolve, ack: deferred() });
       this.#pumpOutbound();
@@ -371,7 +393,7 @@ export class Session extends EventEmitter<SessionEvents> {
       const timer = setTimeout(() => {
         this.#flushWaiters = this.#flushWaiters.filter((w) => w !== done);
         resolve(false);
-      }, timeoutMs);
+      }, clampTimerMs(timeoutMs));
       const done = (): void => {
         clearTimeout(timer);
         resolve(true);
@@ -394,6 +416,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.#state === 'CLOSED') return;
     this.#stopHeartbeats();
     this.#clearRetransmits();
+    this.#stall.stop();
     const reason = error ?? new AstraError(ErrorCode.TRANSPORT_FAILURE, 'session closed');
     for (const item of this.#outbox.splice(0)) item.ack.reject(reason);
     for (const entry of this.#sendWindow.reset()) entry.item.item.ack.reject(reason);
@@ -472,7 +495,9 @@ export class Session extends EventEmitter<SessionEvents> {
     const transport = await this.#transport.connect(
       {
         onMessage: (data) => this.#onMessage(data),
-        onClose: (info) => {
+        onClose: (closeInfo) => {
+          // A close reason is the peer's text too: it may echo a secret.
+          const info = { ...closeInfo, reason: scrubSecrets(closeInfo.reason, this.#secrets()) };
           this.#log.debug({ code: info.code, reason: info.reason, failure: info.failure }, 'transport closed');
           resolveClosed(info);
         },
@@ -618,6 +643,7 @@ export class Session extends EventEmitter<SessionEvents> {
     const unacked = this.#sendWindow.reset().map((entry) => entry.item.item);
     this.#outbox.unshift(...unacked);
     this.#recvWindow.reset();
+    this.#stall.stop();
     if (unacked.length > 0) this.#log.info({ count: unacked.length }, 'requeueing unacked frames into the new session');
   }
 
@@ -678,12 +704,16 @@ export class Session extends EventEmitter<SessionEvents> {
     if (!parsed.ok) {
       this.stats.invalidFramesIn++;
       const { error } = parsed;
-      const envelope = error.stage === 'payload' ? (JSON.parse(raw) as Frame) : undefined;
-      if (envelope && !isControlType(envelope.type) && typeof envelope.session_seq === 'number' && this.#options.onInvalid) {
-        // A sound envelope carrying a bad payload still takes its place in the stream, so
-        // the scheduler gets an ack (no endless retransmission) and, for a dispatch, an answer.
-        this.#log.warn({ code: error.code, type: error.type, id: error.id }, `invalid inbound frame: ${error.message}`);
-        this.#enqueue({ frame: envelope, invalid: error });
+      const stub = salvageNumbered(raw, error);
+      if (stub) {
+        // A numbered frame still takes its place in the stream, whatever is wrong with it: the
+        // scheduler gets an ack (no endless retransmission), a command an answer, and the frames
+        // behind it are not held back forever.
+        this.#log.warn(
+          { code: error.code, stage: error.stage, type: stub.type, id: stub.id, session_seq: stub.session_seq },
+          `invalid inbound frame: ${error.message}`,
+        );
+        this.#enqueue({ frame: stub, invalid: error });
         return;
       }
       this.#log.warn(
@@ -694,7 +724,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     const frame = parsed.frame;
     this.stats.framesIn++;
-    if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame) }, 'frame in');
+    if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame in');
     if (isControlType(frame.type)) {
       this.#handleControl(frame);
       return;
@@ -772,6 +802,14 @@ export class Session extends EventEmitter<SessionEvents> {
 
   #onAck(frame: Frame<'control.ack'>): void {
     const ack: AckPayload = frame.payload;
+    if (isImpossibleAck(ack, this.#sendWindow.nextSeq - 1)) {
+      this.stats.impossibleAcks++;
+      const fields = { id: frame.id, ack_seq: ack.ack_seq, ack_bitmap: ack.ack_bitmap, highest_sent: this.#sendWindow.nextSeq - 1 };
+      // Logged once at WARN: a scheduler repeating it must not flood the log.
+      if (this.stats.impossibleAcks === 1) this.#log.warn(fields, 'ack for frames never sent ignored (logged once)');
+      else this.#log.debug(fields, 'ack for frames never sent ignored');
+      return;
+    }
     if (typeof ack.recv_window === 'number') this.#sendWindow.size = ack.recv_window;
     const acked = this.#sendWindow.ack({
       for: ack.for ?? frame.ack?.for ?? null,
@@ -795,14 +833,16 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   #onReset(reset: ResetPayload): void {
-    this.#log.warn({ code: reset.code, reason: reset.reason, retry_after_ms: reset.retry_after_ms }, 'session reset by scheduler');
+    // The scheduler may echo anything, secrets included, into the reason.
+    const reason = scrubSecrets(reset.reason, this.#secrets());
+    this.#log.warn({ code: reset.code, reason, retry_after_ms: reset.retry_after_ms }, 'session reset by scheduler');
     this.#forgetSession(`reset ${reset.code}`);
     // The old numbering is gone with the session: re-number on the next accept, and drop
     // business frames still queued from it (the scheduler sends them again in the new one).
     this.#startFreshStreams();
     this.#transportQueue.length = 0;
     if (typeof reset.retry_after_ms === 'number') {
-      this.#retryAfterMs = reset.retry_after_ms;
+      this.#retryAfterMs = retryAfterDelayMs(reset.retry_after_ms, this.#config.reconnect_max_delay_seconds);
     } else if (this.#resuming && reset.code.startsWith('E.SESSION.')) {
       // The scheduler no longer knows the session (it restarted): nothing is wrong with the link,
       // so the fresh handshake goes out at once instead of after a backoff. Only a refused resume
@@ -812,7 +852,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     this.#resuming = false;
     const failure: FailureClass = isAuthErrorCode(reset.code) ? 'auth' : 'network';
-    const error = new AstraError(reset.code, `session reset by scheduler: ${reset.code} ${reset.reason}`, {
+    const error = new AstraError(reset.code, `session reset by scheduler: ${reset.code} ${reason}`, {
       details: { failure },
     });
     this.#pendingFailure = error;
@@ -833,13 +873,33 @@ export class Session extends EventEmitter<SessionEvents> {
       return;
     }
     const { status, delivered } = this.#recvWindow.offer(seq, invalid ? { frame, invalid } : { frame });
+    this.#stall.observe(this.#recvWindow.base, this.#recvWindow.buffered);
     if (status !== 'accepted') {
       this.stats.duplicateFramesIn++;
       this.#log.debug({ session_seq: seq, id: frame.id, status, base: this.#recvWindow.base }, 'inbound frame not delivered');
     }
-    for (const next of delivered) {
+    await this.#deliver(delivered);
+    this.stats.receiveBuffered = this.#recvWindow.buffered;
+    const state = this.#recvWindow.ackState();
+    const wantsFor = frame.ack?.request === true;
+    const ack = this.#control(
+      FrameType.ACK,
+      { ok: true, ...(wantsFor ? { for: frame.id } : {}), ...state },
+      undefined,
+      { corr: frame.corr ?? null, ...(wantsFor ? { ackFor: frame.id } : {}) },
+    );
+    await this.#transmit(ack).catch(() => {});
+  }
+
+  /** Hands frames released by the receive window to the app (or to `onInvalid`), in order. */
+  async #deliver(frames: Inbound[]): Promise<void> {
+    for (const next of frames) {
       if (next.invalid) {
-        this.#options.onInvalid?.(next.frame, next.invalid);
+        try {
+          this.#options.onInvalid?.(next.frame, next.invalid);
+        } catch (err) {
+          this.#log.error({ err, type: next.frame.type, id: next.frame.id }, 'invalid frame handler failed');
+        }
         continue;
       }
       if (this.#options.expressTypes?.has(next.frame.type)) continue; // handled on arrival
@@ -855,19 +915,52 @@ export class Session extends EventEmitter<SessionEvents> {
       }
     }
     this.stats.appQueueDepth = this.#appQueue.size;
-    this.stats.receiveBuffered = this.#recvWindow.buffered;
-    const state = this.#recvWindow.ackState();
-    const wantsFor = frame.ack?.request === true;
-    const ack = this.#control(
-      FrameType.ACK,
-      { ok: true, ...(wantsFor ? { for: frame.id } : {}), ...state },
-      undefined,
-      { corr: frame.corr ?? null, ...(wantsFor ? { ackFor: frame.id } : {}) },
+  }
+
+  /**
+   * The receive window waited `session_recv_stall_seconds` for a frame that
+   * never came. Waiting longer would hold every later frame forever, so: a
+   * heartbeat says `healthy: false`, the frames held behind the gap (acked
+   * by bitmap, so the scheduler will not send them again) are delivered,
+   * and the session starts over with a fresh handshake.
+   */
+  #onRecvStall(): void {
+    this.stats.recvStalls++;
+    this.#log.warn(
+      { missing_seq: this.#recvWindow.base + 1, buffered: this.#recvWindow.buffered, limit_s: this.#config.session_recv_stall_seconds },
+      'receive window stuck behind a missing frame; resetting the session',
     );
-    await this.#transmit(ack).catch(() => {});
+    this.#sendHeartbeat();
+    void this.#deliver(this.#recvWindow.takeBuffered()).catch((err: unknown) => {
+      this.#log.error({ err }, 'delivering frames held behind a missing one failed');
+    });
+    this.stats.receiveBuffered = 0;
+    this.#forgetSession('receive window stalled');
+    this.#closeConnection(4000, 'receive window stalled', false);
   }
 
   // ---- outbound ----------------------------------------------------------
+
+  /**
+   * The error for a frame bigger than `max_outbound_frame_bytes` (with room
+   * for the numbering added later), or undefined. Such a frame is never
+   * sent: the scheduler would close the link, and a resume would send it
+   * again, forever.
+   */
+  #checkOutboundSize(frame: Frame): AstraError | undefined {
+    const limit = this.#config.max_outbound_frame_bytes;
+    const bytes = Buffer.byteLength(JSON.stringify(frame), 'utf8') + NUMBERING_ROOM_BYTES;
+    if (bytes <= limit) return undefined;
+    this.stats.outboundTooLarge++;
+    return new AstraError(ErrorCode.FRAME_TOO_LARGE, `${frame.type} frame too large (${bytes} bytes, limit ${limit})`, {
+      details: { bytes, limit, type: frame.type },
+    });
+  }
+
+  /** What must never reach a log line, whatever the scheduler echoes. */
+  #secrets(): Array<string | undefined> {
+    return [this.#config.auth_token, this.#sessionToken];
+  }
 
   #sender(): { role: 'worker'; id: string } {
     return { role: 'worker', id: this.#instanceId ?? this.#config.worker_name };
@@ -890,7 +983,7 @@ export class Session extends EventEmitter<SessionEvents> {
   async #transmit(frame: Frame): Promise<void> {
     const conn = this.#conn;
     if (!conn || !conn.transport.isOpen) return;
-    if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame) }, 'frame out');
+    if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame out');
     this.stats.framesOut++;
     try {
       await conn.transport.send(JSON.stringify(frame));
@@ -977,7 +1070,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (!isOpenState(this.#state)) return;
     const extra = this.#options.heartbeatMetrics?.() ?? { inflight: 0 };
     const frame = this.#control(FrameType.HEARTBEAT, {
-      healthy: this.#options.healthy?.() ?? true,
+      healthy: !this.#stall.stuck && (this.#options.healthy?.() ?? true),
       metrics: {
         ...this.#host.sample(),
         ...extra,

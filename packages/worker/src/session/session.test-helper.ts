@@ -1,0 +1,89 @@
+import { Writable } from 'node:stream';
+import type { Frame, Logger, Transport } from '@astraflow/protocol';
+import { createLogger } from '../logger.js';
+import { Session, type SessionOptions } from './session.js';
+import type { SessionConfig } from './session-config.js';
+
+/** Session settings for unit tests: fast timers, small frames, data under `dir`. */
+export function testSessionConfig(dir: string, overrides: Partial<SessionConfig> = {}): SessionConfig {
+  return {
+    tenant: 'default',
+    worker_name: 'test-worker',
+    worker_instance_id: undefined,
+    worker_instance_id_file: undefined,
+    auth_fingerprint: undefined,
+    worker_version: '0.0.0-test',
+    auth_mode: 'token',
+    auth_token: 'secret-token',
+    handshake_protocol_version: 1,
+    heartbeat_interval_seconds: 30,
+    heartbeat_jitter_seconds: 0,
+    ack_retry_base_ms: 50,
+    ack_retry_max_ms: 200,
+    ack_retry_attempts: 6,
+    session_accept_timeout_seconds: 2,
+    session_window_size: 8,
+    session_recv_stall_seconds: 60,
+    reconnect_base_delay_seconds: 0.05,
+    reconnect_max_delay_seconds: 0.2,
+    reconnect_jitter: 0.2,
+    reconnect_abort_on_auth_error: false,
+    reconnect_abort_on_protocol_error: false,
+    transport_recv_queue_max: 0,
+    session_app_queue_max: 0,
+    session_app_queue_overflow: 'block',
+    max_frame_bytes: 64 * 1024,
+    max_outbound_frame_bytes: 64 * 1024,
+    data_dir: `${dir}/var/data`,
+    ...overrides,
+  };
+}
+
+/** A real pino logger at DEBUG whose lines are kept in `lines` (the secret-scan tests read them). */
+export function captureLogger(secrets: string[] = []): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', destination, secrets }), lines };
+}
+
+/** A started session with a minimal register payload. */
+export function startTestSession(
+  transport: Transport,
+  config: SessionConfig,
+  extra: Partial<SessionOptions> = {},
+): Session {
+  const session = new Session({
+    config,
+    transport,
+    register: () => ({
+      capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
+      payload_types: ['biz.exec.dispatch'],
+      packages: [],
+      manifests: [],
+    }),
+    heartbeatMetrics: () => ({ inflight: 0 }),
+    ...extra,
+  });
+  void session.start();
+  return session;
+}
+
+/** A scheduler frame of `type` at `session_seq`, as raw JSON text. */
+export function numberedFrame(type: string, seq: number, payload: object, extra: Record<string, unknown> = {}): string {
+  const frame: Partial<Frame> & Record<string, unknown> = {
+    type,
+    id: `f-${seq}`,
+    ts: new Date().toISOString(),
+    tenant: 'default',
+    sender: { role: 'scheduler', id: 'sched' },
+    session_seq: seq,
+    payload: payload as Record<string, unknown>,
+    ...extra,
+  };
+  return JSON.stringify(frame);
+}
