@@ -30,6 +30,7 @@ export { startFileServer, type FileServer, type FileServerOptions } from './file
 export { createPrng } from './prng.js';
 export type {
   DispatchHandle,
+  FrameTamper,
   SchedulerCommandOptions,
   SchedulerFrameListener,
   SchedulerSendOptions,

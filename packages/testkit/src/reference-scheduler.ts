@@ -63,6 +63,11 @@ export interface ReferenceSchedulerOptions {
   retransmitMaxMs?: number;
   /** Seed of the fault-injection PRNG. Default: random (see {@link ReferenceScheduler.seed}). */
   seed?: number;
+  /**
+   * Largest frame accepted from the worker; a bigger one closes the link
+   * with 1009, as the real scheduler does. Default 32 MiB, its limit.
+   */
+  maxFrameBytes?: number;
   /** Initial faults; change them later through {@link ReferenceScheduler.faults}. */
   faults?: Partial<Faults>;
   /**
@@ -244,7 +249,7 @@ export async function startReferenceScheduler(options: ReferenceSchedulerOptions
 
   const sockets = new Map<number, SocketEntry>();
   const fileServers: FileServer[] = [];
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? 32 * 1024 * 1024 });
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8' }).end('WebSocket upgrade required\n');
   });

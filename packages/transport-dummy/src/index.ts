@@ -27,6 +27,7 @@ export {
 export {
   createSchedulerCore,
   type DispatchHandle,
+  type FrameTamper,
   type RetransmitPolicy,
   type SchedulerCommandOptions,
   type SchedulerConnection,

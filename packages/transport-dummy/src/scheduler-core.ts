@@ -81,12 +81,26 @@ export interface SchedulerSendOptions {
   corr?: string | null;
   /** Legacy `seq`, echoed back by the worker in replies. */
   seq?: number | null;
+  tamper?: FrameTamper;
 }
+
+/**
+ * Fault injection: rewrites a numbered frame (session_seq already set) into
+ * what actually goes on the wire, on every (re)transmission; e.g. adds an
+ * unknown envelope key or breaks the payload, which the scheduler's own
+ * validation would otherwise refuse to send. A string is sent as is (for
+ * text `JSON.stringify` cannot produce, such as 50 000-deep nesting).
+ */
+export type FrameTamper = (frame: Frame) => Record<string, unknown> | string;
+
+/** Wire text of a tampered frame that is sent verbatim. */
+const RAW_TEXT = Symbol('rawText');
 
 /** Options of {@link SchedulerCore.dispatch} and the package commands. */
 export interface SchedulerCommandOptions {
   id?: string;
   seq?: number | null;
+  tamper?: FrameTamper;
   /** How long to wait for the answer; `0` waits forever. Default 30 000 (dispatch) / 60 000 (packages). */
   timeoutMs?: number;
 }
@@ -126,6 +140,7 @@ export type SchedulerFrameListener = (frame: Frame, kind: 'control' | 'delivered
 
 interface Outbound {
   frame: Frame;
+  tamper?: FrameTamper | undefined;
   resolve: (frame: Frame) => void;
   reject: (error: unknown) => void;
 }
@@ -343,7 +358,7 @@ export class SchedulerCore {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#enqueue(frame);
+    return this.#enqueue(frame, options.tamper);
   }
 
   /** Sends `biz.exec.dispatch` and watches for its answer. Never throws: errors arrive through `done`. */
@@ -754,9 +769,9 @@ export class SchedulerCore {
     });
   }
 
-  #enqueue<T extends string>(frame: Frame<T>): Promise<Frame<T>> {
+  #enqueue<T extends string>(frame: Frame<T>, tamper?: FrameTamper): Promise<Frame<T>> {
     return new Promise<Frame<T>>((resolve, reject) => {
-      this.#queue.push({ frame, resolve: resolve as (f: Frame) => void, reject });
+      this.#queue.push({ frame, tamper, resolve: resolve as (f: Frame) => void, reject });
       this.#pump();
     });
   }
@@ -776,7 +791,7 @@ export class SchedulerCore {
         timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
         what: `answer to ${type} ${id}`,
       });
-      result = Promise.all([this.#enqueue(frame), answer]).then(([, reply]) => reply);
+      result = Promise.all([this.#enqueue(frame, options.tamper), answer]).then(([, reply]) => reply);
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -791,7 +806,12 @@ export class SchedulerCore {
     if (session === undefined || conn === undefined || conn.phase !== 'ready') return;
     while (this.#queue.length > 0 && session.send.hasCredit) {
       const out = this.#queue.shift() as Outbound;
-      const entry = session.send.push(out.frame.id, (seq) => ({ ...out.frame, session_seq: seq }));
+      const entry = session.send.push(out.frame.id, (seq) => {
+        const numbered = { ...out.frame, session_seq: seq };
+        if (!out.tamper) return numbered;
+        const tampered = out.tamper(numbered);
+        return (typeof tampered === 'string' ? { ...numbered, [RAW_TEXT]: tampered } : tampered) as unknown as Frame;
+      });
       this.#transmit(conn, entry.item);
       this.#armRetry(session, entry.seq, 0);
       out.resolve(entry.item);
@@ -829,7 +849,8 @@ export class SchedulerCore {
 
   #transmit(conn: Conn, frame: Frame): void {
     this.#log.debug({ conn: conn.id, type: frame.type, id: frame.id, seq: frame.session_seq }, 'frame out');
-    conn.link.send(JSON.stringify(frame));
+    const raw = (frame as { [RAW_TEXT]?: string })[RAW_TEXT];
+    conn.link.send(raw ?? JSON.stringify(frame));
   }
 
   // ---- helpers ----

@@ -135,11 +135,13 @@ export class WsConnection implements TransportConnection {
     if (this.#closed) return;
     const buffer = toBuffer(data);
     if (buffer.byteLength > this.#maxFrameBytes) {
+      // Handed on all the same (it is at most the hard ceiling): the frame parser refuses it, and
+      // the session still gives a numbered frame its turn, acks it and answers it. Dropping it here
+      // would leave a gap the receive window waits on forever.
       this.#logger.warn(
         { url: this.#url, size: buffer.byteLength, limit: this.#maxFrameBytes, binary: isBinary },
-        'dropped inbound frame larger than maxFrameBytes',
+        'inbound frame larger than maxFrameBytes',
       );
-      return;
     }
     // Schedulers are supposed to send text; a binary frame is read as UTF-8 and left to the frame parser to judge.
     const text = buffer.toString('utf8');

@@ -39,9 +39,10 @@ export interface WsTransportOptions {
   /** TLS settings, used for `wss://` only. */
   tls?: WsTlsOptions;
   /**
-   * Largest inbound frame handed to `onMessage`; larger ones are dropped with
-   * a warning and the connection stays open. Frames over 4 × this close the
-   * connection with 1009. Default 16 MiB.
+   * Largest inbound frame expected. Larger ones are still handed to
+   * `onMessage` with a warning (the frame parser refuses them, so the session
+   * can ack and answer them); frames over 4 × this close the connection with
+   * 1009. Default 16 MiB.
    */
   maxFrameBytes?: number;
   /** Ping period; a peer silent for a whole period after a ping is dropped. 0 = off. Default 20000. */

@@ -15,6 +15,13 @@ export class Tools {
     return { status: ctx.params?.status };
   }
 
+  /** Sends one text chunk of `params.feedback_bytes` (if set), then returns `params.bytes` characters. */
+  async big(ctx) {
+    const feedbackBytes = Number(ctx.params?.feedback_bytes ?? 0);
+    if (feedbackBytes > 0) await ctx.feedback.emitText('f'.repeat(feedbackBytes));
+    return { blob: 'x'.repeat(Number(ctx.params?.bytes ?? 0)) };
+  }
+
   /** Calls the next middleware/host once and returns its answer. */
   async next(ctx) {
     const response = await ctx.next({ x: 1 });

@@ -221,7 +221,7 @@ export class ExecDispatchHandler implements RouteHandler {
     const key = dedupeKey(frame);
     const seen = this.#seen.get(key);
     if (seen?.state === 'answered') return seen.acked ? this.#send(frame, seen) : Promise.resolve();
-    return this.#answerError(frame, ErrorCode.FRAME_INVALID, error.message, 'dispatch.validate');
+    return this.#answerError(frame, error.code, error.message, 'dispatch.validate');
   }
 
   async handle(frame: Frame, context: RouteContext): Promise<void> {
