@@ -14,13 +14,14 @@ const envError = (field: keyof Settings, raw: string): string => box.loadError({
 type BoundRow = [keyof Settings, readonly (readonly [string, number])[], readonly string[]];
 const bounds: readonly BoundRow[] = [
   ['handshake_protocol_version', [['1', 1], ['3', 3]], ['0', '1.5', '-1']],
-  ['heartbeat_interval_seconds', [['0.5', 0.5], ['30', 30]], ['0', '-1']],
+  ['heartbeat_interval_seconds', [['0.5', 0.5], ['30', 30], ['2147483', 2147483]], ['0', '-1', '2147484']],
   ['heartbeat_jitter_seconds', [['0', 0], ['2.5', 2.5]], ['-0.1']],
   ['ack_retry_base_ms', [['1', 1]], ['0', '1.5']],
-  ['ack_retry_max_ms', [['200', 200]], ['0', '200.5']],
+  ['ack_retry_max_ms', [['200', 200], ['2147483647', 2147483647]], ['0', '200.5', '2147483648']],
   ['ack_retry_attempts', [['0', 0], ['10', 10]], ['-1', '0.5']],
   ['session_accept_timeout_seconds', [['0.1', 0.1]], ['0', '-5']],
   ['session_window_size', [['1', 1], ['512', 512]], ['0', '2.5']],
+  ['session_recv_stall_seconds', [['0', 0], ['60', 60]], ['-1', '2200000']],
   ['reconnect_base_delay_seconds', [['0.1', 0.1]], ['0']],
   ['reconnect_max_delay_seconds', [['1', 1], ['600', 600]], ['0', '-1']],
   ['reconnect_jitter', [['0', 0], ['1', 1], ['0.5', 0.5]], ['-0.01', '1.01']],
@@ -29,7 +30,8 @@ const bounds: readonly BoundRow[] = [
   ['handler_dispatch_max_inflight', [['0', 0], ['4', 4]], ['-1', '2.5']],
   ['handler_dispatch_queue_max', [['0', 0]], ['-1']],
   ['handler_dispatch_queue_idle_seconds', [['0', 0], ['0.5', 0.5]], ['-1']],
-  ['handler_dispatch_timeout_seconds', [['0', 0], ['1.5', 1.5]], ['-0.5']],
+  // 2 200 000 s once became a 1 ms timer (Node caps timers at 2^31 − 1 ms): refused at start-up now.
+  ['handler_dispatch_timeout_seconds', [['0', 0], ['1.5', 1.5]], ['-0.5', '2200000']],
   ['handler_dispatch_max_failures', [['0', 0], ['3', 3]], ['-1', '1.5']],
   ['handler_dispatch_failure_cooldown_seconds', [['0', 0], ['60', 60]], ['-1']],
   ['handler_dispatch_max_queue_wait_seconds', [['0', 0], ['2.5', 2.5]], ['-1', '86401']],
@@ -42,6 +44,8 @@ const bounds: readonly BoundRow[] = [
   ['load_recover_pct', [['1', 1], ['70', 70]], ['0', '101']],
   ['concurrency_max_parallel', [['1', 1], ['16', 16]], ['0', '1.5']],
   ['max_frame_bytes', [['1024', 1024], ['1e6', 1_000_000]], ['1023', '0']],
+  ['max_outbound_frame_bytes', [['65536', 65_536], ['33554432', 33_554_432]], ['65535', '33554433']],
+  ['task_data_retention_seconds', [['0', 0], ['86400', 86_400]], ['-1', '2147484']],
   ['ws_ping_interval_seconds', [['0', 0], ['5', 5]], ['-1']],
   ['package_download_timeout_seconds', [['0.5', 0.5]], ['0']],
   ['package_max_download_bytes', [['1', 1]], ['0', '1.5']],
@@ -78,7 +82,7 @@ describe('numeric bounds', () => {
 
   it('matches the message format of the brief', () => {
     expect(envError('heartbeat_interval_seconds', 'abc')).toBe(
-      'invalid heartbeat_interval_seconds from ASTRA_WORKER_HEARTBEAT_INTERVAL_SECONDS: expected a number > 0, got "abc"',
+      'invalid heartbeat_interval_seconds from ASTRA_WORKER_HEARTBEAT_INTERVAL_SECONDS: expected a number > 0, ≤ 2147483, got "abc"',
     );
   });
 

@@ -389,9 +389,9 @@ describe('loadSettings: auth_token never appears in errors', () => {
     expect(box.loadError({}, { defaultPaths: [yaml] }).message).not.toContain(token);
   });
 
-  it('hides passwords embedded in rejected URLs', () => {
+  it('hides user info embedded in rejected URLs', () => {
     const box = createSandbox();
     const error = box.loadError({}, { env: { ASTRA_WORKER_SCHEDULER_WS_URL: `http://user:${token}@host/ws` } });
-    expect(error.message).toBe('invalid scheduler_ws_url from ASTRA_WORKER_SCHEDULER_WS_URL: expected a ws:// or wss:// URL, got "http://user:***@host/ws"');
+    expect(error.message).toBe('invalid scheduler_ws_url from ASTRA_WORKER_SCHEDULER_WS_URL: expected a ws:// or wss:// URL, got "http://host/ws"');
   });
 });

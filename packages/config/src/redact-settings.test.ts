@@ -22,13 +22,14 @@ describe('redactSettings', () => {
     expect(redacted.auth_token).toBeUndefined();
   });
 
-  it('masks passwords inside URLs', () => {
+  it('logs URLs without user info or query string', () => {
     const settings = box.load({
-      scheduler_ws_url: 'wss://worker:hunter22@sched.example.com/ws',
+      scheduler_ws_url: 'wss://worker:hunter22@sched.example.com/ws?access_token=qs-secret',
       scheduler_rest_base_url: 'https://api.example.com/v1',
     });
     const redacted = redactSettings(settings);
-    expect(redacted.scheduler_ws_url).toBe('wss://worker:***@sched.example.com/ws');
+    expect(redacted.scheduler_ws_url).toBe('wss://sched.example.com/ws?…');
     expect(redacted.scheduler_rest_base_url).toBe('https://api.example.com/v1');
+    expect(JSON.stringify(redacted)).not.toMatch(/hunter22|qs-secret|worker:/);
   });
 });

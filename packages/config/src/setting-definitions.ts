@@ -116,7 +116,7 @@ export const settingDefinitions: Definitions = {
     rule: seconds({ min: 0 }),
     default: 60,
     description:
-      'Seconds the receive window may hold frames behind one missing frame; then heartbeats say healthy: false and the session is reset. 0 = never.',
+      'Seconds the receive window may wait for one missing frame before healthy: false and a session reset; 0 = never.',
   },
   reconnect_base_delay_seconds: {
     rule: seconds({ gt: 0 }),
@@ -271,6 +271,12 @@ export const settingDefinitions: Definitions = {
     default: './var/data',
     description: 'Folder of per-task data (<data_dir>/<run_id>/<task_id>), made absolute.',
   },
+  task_data_retention_seconds: {
+    rule: seconds({ min: 0 }),
+    default: 86_400,
+    description:
+      'Seconds a task folder kept by ctx.keepDataDir() survives (the start-up sweep removes it); others go when the task ends.',
+  },
   log_level: {
     rule: logLevel(),
     default: 'info',
@@ -286,7 +292,7 @@ export const settingDefinitions: Definitions = {
     rule: integer(65_536, 33_554_432),
     default: 16_777_216,
     description:
-      "Largest frame sent (the scheduler refuses frames over 32 MiB). A bigger answer becomes E.RUNNER.FAILURE 'result too large'; bigger feedback is dropped.",
+      "Largest frame sent (scheduler limit 32 MiB): a bigger answer becomes E.RUNNER.FAILURE 'result too large', bigger feedback is dropped.",
   },
   ws_ping_interval_seconds: {
     rule: seconds({ min: 0 }),

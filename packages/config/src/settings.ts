@@ -125,6 +125,8 @@ export interface Settings {
   readonly max_frame_bytes: number;
   /** Largest frame the worker sends; bigger answers become `E.RUNNER.FAILURE`, bigger feedback is dropped. */
   readonly max_outbound_frame_bytes: number;
+  /** Seconds a task data folder kept by its handler survives; removed by the start-up sweep. */
+  readonly task_data_retention_seconds: number;
   /** Seconds between WebSocket pings; 0 = off. */
   readonly ws_ping_interval_seconds: number;
   /** Absolute path of a CA bundle for `wss://`. */

@@ -26,7 +26,7 @@ export interface Execution {
 }
 
 /** The plain-data part of {@link HandlerContext}. */
-export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next' | 'resources'>;
+export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next' | 'resources' | 'keepDataDir'>;
 
 /** What both execution modes need to run one handler. */
 export interface ExecutionEnv {

@@ -31,6 +31,13 @@ export {
   type FeedbackChannelOptions,
 } from './feedback-channel.js';
 export { safePathSegment, taskDataDirPath } from './task-data-dir.js';
+export {
+  KEEP_MARKER,
+  keepTaskDataDir,
+  releaseTaskDataDir,
+  sweepTaskDataDirs,
+  type SweepResult,
+} from './task-data-lifecycle.js';
 export { toJsonValue } from './json-value.js';
 export {
   createResourceRegistry,

@@ -4,6 +4,7 @@ import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
 import { handlerFailure } from './handler-failure.js';
 import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
+import { keepTaskDataDir } from './task-data-lifecycle.js';
 import type { HandlerContext } from './types.js';
 
 /**
@@ -36,6 +37,7 @@ export function startInline(env: ExecutionEnv): Execution {
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
     resources: env.resources,
+    keepDataDir: () => keepTaskDataDir(env.context.dataDir),
   };
   const running = new Promise<unknown>((resolve) => resolve(fn(ctx)));
   const result = running.then(

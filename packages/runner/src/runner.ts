@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, ExecErrorPayloadSchema, ExecResultPayloadSchema, createNoopLogger } from '@astraflow/protocol';
+import { AstraError, ErrorCode, ExecErrorPayloadSchema, ExecResultPayloadSchema, clampTimerMs, createNoopLogger } from '@astraflow/protocol';
 import type { ExecErrorPayload, ExecResultPayload } from '@astraflow/protocol';
 import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/registry';
 import { errorMessage } from './error-message.js';
@@ -8,6 +8,7 @@ import { createResourceRegistry, type ResourceHandle } from './resource-registry
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
 import { ensureTaskDataDir } from './task-data-dir.js';
+import { releaseTaskDataDir } from './task-data-lifecycle.js';
 import { startThread } from './thread-execution.js';
 import { createThreadPool } from './thread-pool.js';
 import type { RunOutcome, RunTask, Runner, RunnerOptions } from './types.js';
@@ -125,6 +126,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
     let execution: Execution | undefined;
     let leasedRefs: { handles: ResourceHandle[]; release(): void } | undefined;
+    let taskDataDir: string | undefined;
     try {
       const outcome = await runLeased(lease.handler);
       return execution === undefined ? outcome : { ...outcome, settled: execution.finished };
@@ -132,9 +134,11 @@ export function createRunner(options: RunnerOptions): Runner {
       // Every expected failure is handled below; this is a bug in the runner itself.
       return errorOutcome('handler', AstraError.wrap(error, ErrorCode.INTERNAL));
     } finally {
+      // Only once the handler really stopped: an aborted one may still be writing to its folder.
       const releaseAll = (): void => {
         lease.release();
         leasedRefs?.release();
+        if (taskDataDir !== undefined) void releaseTaskDataDir(taskDataDir, logger);
       };
       if (execution === undefined) releaseAll();
       else void execution.finished.then(releaseAll);
@@ -159,6 +163,7 @@ export function createRunner(options: RunnerOptions): Runner {
       let dataDir: string;
       try {
         dataDir = await ensureTaskDataDir(options.dataDir, dispatch.run_id, dispatch.task_id);
+        taskDataDir = dataDir;
       } catch (error) {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
       }
@@ -331,5 +336,6 @@ function effectiveTimeout(callerMs: number | undefined, dispatchMs: number | und
   const candidates = [callerMs, dispatchMs].filter(
     (value): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0,
   );
-  return candidates.length === 0 ? undefined : Math.min(...candidates);
+  // Clamped: Node fires a timer above 2^31 − 1 ms after 1 ms.
+  return candidates.length === 0 ? undefined : clampTimerMs(Math.min(...candidates));
 }

@@ -34,7 +34,11 @@ export function taskDataDirPath(root: string, runId: string, taskId: string): st
 export async function ensureTaskDataDir(root: string, runId: string, taskId: string): Promise<string> {
   const dir = taskDataDirPath(root, runId, taskId);
   try {
-    await mkdir(dir, { recursive: true });
+    // A task of the same run that just ended may remove the (then empty) run folder between
+    // the two levels of mkdir -p: that ENOENT is worth one more try.
+    await mkdir(dir, { recursive: true }).catch((error: unknown) =>
+      (error as { code?: unknown }).code === 'ENOENT' ? mkdir(dir, { recursive: true }) : Promise.reject(error),
+    );
   } catch (error) {
     throw new AstraError(
       ErrorCode.RUNNER_FAILURE,

@@ -12,7 +12,7 @@ export interface WireError {
 }
 
 /** The context fields a thread needs to rebuild `ctx` (the callable parts are bridged over the port). */
-export type ThreadContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next' | 'resources'> & {
+export type ThreadContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' | 'next' | 'resources' | 'keepDataDir'> & {
   /** Levels the main-thread logger would write, so the thread skips posting the others. */
   logLevels: LogLevel[];
 };

@@ -12,6 +12,7 @@ import { checkTextChunk, parseFeedbackBody } from './feedback-body.js';
 import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
 import { createPortLogger } from './port-logger.js';
+import { keepTaskDataDir } from './task-data-lifecycle.js';
 import { toWireError } from './thread-messages.js';
 import type {
   MainToThread,
@@ -151,6 +152,7 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
     workerName: data.workerName,
     signal: bridge.controller.signal,
     logger,
+    keepDataDir: () => keepTaskDataDir(data.dataDir),
     feedback: {
       send: async (body: FeedbackBody): Promise<void> => {
         const parsed = parseFeedbackBody(body);

@@ -51,7 +51,7 @@ export interface HandlerContext {
   /** The dispatch `parameters`. */
   params: Record<string, unknown>;
   tenant: string;
-  /** `<dataDir>/<run_id>/<task_id>`, already created. */
+  /** `<dataDir>/<run_id>/<task_id>`, already created; removed when the task ends unless {@link HandlerContext.keepDataDir} was called. */
   dataDir: string;
   hostNodeId: string | undefined;
   middlewareChain: string[];
@@ -73,6 +73,12 @@ export interface HandlerContext {
   /** Child logger bound to `run_id`, `task_id`, `node_id`. */
   logger: Logger;
   feedback: HandlerFeedback;
+  /**
+   * Keeps {@link HandlerContext.dataDir} after the task ends (by default it
+   * is removed). Kept folders are removed by the start-up sweep once older
+   * than `task_data_retention_seconds`.
+   */
+  keepDataDir(): void;
   /** Calls the next middleware / host node; resolves with its result. */
   next(payload: Record<string, unknown>, options?: NextOptions): Promise<Record<string, unknown>>;
 }

@@ -10,7 +10,7 @@ import {
   type Transport,
 } from '@astraflow/protocol';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
-import { createResourceRegistry, createRunner, type Runner } from '@astraflow/runner';
+import { createResourceRegistry, createRunner, sweepTaskDataDirs, type Runner } from '@astraflow/runner';
 import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { ExecDispatchHandler, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
@@ -210,6 +210,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** @internal */
   async startParts(): Promise<void> {
+    // Folders of tasks an earlier process never finished, and kept ones past their retention.
+    const swept = await sweepTaskDataDirs(this.settings.data_dir, {
+      retentionMs: this.settings.task_data_retention_seconds * 1000,
+      logger: this.logger,
+    });
+    if (swept.removed > 0) this.logger.info({ ...swept, data_dir: this.settings.data_dir }, 'task data folders swept');
     if (this.settings.http_enabled) {
       this.#health = await startHealthServer({
         host: this.settings.http_host,

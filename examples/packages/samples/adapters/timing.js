@@ -4,9 +4,10 @@ import { join } from 'node:path';
 
 /**
  * Waits `params.ms` milliseconds; rejects as soon as `ctx.signal` aborts.
- * Appends a line to `runs.log` in the task's data folder on every start, and
- * returns when it ran and how many times this task has started, so tests can
- * prove that a task ran exactly once and measure how many overlapped.
+ * Appends a line to `runs.log` in the task's data folder (kept after the
+ * task through ctx.keepDataDir()) on every start, and returns when it ran and
+ * how many times this task has started, so tests can prove that a task ran
+ * exactly once and measure how many overlapped.
  */
 export async function slow(ctx) {
   const ms = Number(ctx.params?.ms ?? 100);
@@ -14,6 +15,8 @@ export async function slow(ctx) {
   const started_at = Date.now();
   let runs;
   if (ctx.dataDir) {
+    // Kept after the task ends, so tests can read the ledger.
+    ctx.keepDataDir?.();
     const ledger = join(ctx.dataDir, 'runs.log');
     await appendFile(ledger, `${started_at}\n`);
     runs = (await readFile(ledger, 'utf8')).trim().split('\n').length;

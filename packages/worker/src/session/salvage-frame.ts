@@ -46,6 +46,7 @@ export function salvageNumbered(raw: string, error: FrameError): Frame | undefin
     corr: typeof env.corr === 'string' ? env.corr.slice(0, MAX_ID_CHARS) : null,
     ...(typeof env.seq === 'number' && Number.isSafeInteger(env.seq) && env.seq >= 0 ? { seq: env.seq } : {}),
     session_seq: seq,
+    ...(record(env.ack)?.request === true ? { ack: { request: true } } : {}),
     tenant: typeof env.tenant === 'string' ? env.tenant : '',
     sender: { role: 'scheduler', id: typeof sender?.id === 'string' ? sender.id : '' },
     payload,
