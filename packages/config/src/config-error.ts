@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, isUrlLike, redactUrl } from '@astraflow/protocol';
+import { AstraError, ErrorCode, isUrlLike, redactUrl, scrubSecrets } from '@astraflow/protocol';
 
 /** Where a rejected value came from, and which field (when one is concerned). */
 export interface ConfigErrorDetails {
@@ -39,10 +39,8 @@ export function configError(
   secrets: ReadonlySet<string> = new Set(),
   cause?: unknown,
 ): AstraError {
-  let text = message.replace(/[\r\n]+/g, ' ');
-  for (const secret of secrets) {
-    if (secret.length >= 4) text = text.split(secret).join('***');
-  }
+  // Shorter values would mangle ordinary words; a rejected secret is never rendered anyway.
+  const text = scrubSecrets(message.replace(/[\r\n]+/g, ' '), [...secrets].filter((s) => s.length >= 4));
   const plain: Record<string, unknown> = {};
   if (details.field !== undefined) plain.field = details.field;
   plain.source = details.source;

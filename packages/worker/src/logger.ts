@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { scrubSecrets, type LogLevel, type Logger } from '@astraflow/protocol';
+import { REDACTED, scrubSecrets, type LogLevel, type Logger } from '@astraflow/protocol';
 
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {
@@ -30,7 +30,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     redact: {
       paths: ['auth_token', '*.auth_token', 'token', '*.token', 'session_token', '*.session_token', 'headers.authorization'],
       // Unset secrets stay unset in the line, so logs still show whether one is configured.
-      censor: (value: unknown) => (value === undefined || value === null ? value : '***'),
+      censor: (value: unknown) => (value === undefined || value === null ? value : REDACTED),
     },
   };
   return options.destination ? pino(config, options.destination) : pino(config);

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ErrorCode, FrameType, type Frame } from '@astraflow/protocol';
 import { createLogger } from '@astraflow/worker';
@@ -137,5 +139,22 @@ describe('acks checked against what was sent', () => {
     h.scheduler.faults.withholdAcks = false;
     expect(await h.worker.session.flush(5000)).toBe(true);
     expect(h.scheduler.received.filter((f) => f.corr === handle.id).length).toBeGreaterThan(1);
+  });
+});
+
+describe('task data lifecycle', () => {
+  it('leaves no task folders behind, except the ones a handler kept', { timeout: 30_000 }, async () => {
+    const h = await harness();
+    await installSample(h, 'samples');
+    const plain = Array.from({ length: 20 }, () => task('samples.status', { status: 'DONE' }));
+    const kept = task('samples.slow', { ms: 10 });
+    await Promise.all([...plain, kept].map((d) => h.scheduler.dispatch(d).done));
+    const runDir = join(h.worker.settings.data_dir, 'run-e2e');
+    let left: string[] = [];
+    for (let i = 0; i < 50; i++, await sleep(20)) {
+      left = await readdir(runDir).catch(() => []);
+      if (left.length === 1) break;
+    }
+    expect(left).toEqual([kept.task_id]);
   });
 });
