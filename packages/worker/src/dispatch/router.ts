@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { AstraError, ErrorCode, clampTimerMs, createNoopLogger, type Frame, type Logger } from '@astraflow/protocol';
 import type { Settings } from '@astraflow/config';
 import type { Outbox } from '../outbox.js';
@@ -121,6 +122,8 @@ export class Router {
     this.#outbox = options.outbox;
     this.#log = (options.logger ?? createNoopLogger()).child({ component: 'router' });
     this.#slots = new Semaphore(Math.max(1, options.config.handler_dispatch_max_inflight));
+    // One abort listener per running invocation, each removed when it ends: not a leak.
+    setMaxListeners(0, this.#shutdown.signal);
     this.#cooldown = new FailureCooldown(
       options.config.handler_dispatch_max_failures,
       options.config.handler_dispatch_failure_cooldown_seconds * 1000,
