@@ -4,6 +4,7 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
+  clampTimerMs,
   type Frame,
   type Logger,
   type RegisterPayload,
@@ -421,7 +422,7 @@ async function createTransport(settings: Settings, logger: Logger): Promise<Tran
 
 function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
+    const timer = setTimeout(() => resolve(false), clampTimerMs(ms));
     work.then(
       () => {
         clearTimeout(timer);

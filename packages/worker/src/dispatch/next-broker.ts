@@ -3,6 +3,7 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
+  clampTimerMs,
   createNoopLogger,
   type ExecDispatchPayload,
   type ExecNextResponsePayload,
@@ -61,10 +62,11 @@ export class NextBroker {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       if (call.timeoutMs !== undefined) {
+        // Handler-supplied: clamped, or a huge value would fire after 1 ms.
         timer = setTimeout(() => {
           settle();
           reject(new AstraError(ErrorCode.TIMEOUT, `next call ${requestId} got no response within ${call.timeoutMs} ms`));
-        }, call.timeoutMs);
+        }, clampTimerMs(call.timeoutMs));
       }
       this.#pending.set(requestId, {
         resolve: (result) => {

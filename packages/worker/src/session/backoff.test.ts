@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heartbeatDelayMs, reconnectDelayMs, retransmitDelayMs } from './backoff.js';
+import { RETRY_AFTER_MAX_MS, heartbeatDelayMs, reconnectDelayMs, retransmitDelayMs, retryAfterDelayMs } from './backoff.js';
 
 describe('backoff', () => {
   const opts = { baseSeconds: 1, maxSeconds: 30, jitter: 0.2 };
@@ -26,5 +26,14 @@ describe('backoff', () => {
   it('adds uniform jitter to the heartbeat interval', () => {
     expect(heartbeatDelayMs({ intervalSeconds: 30, jitterSeconds: 5 }, () => 0)).toBe(30000);
     expect(heartbeatDelayMs({ intervalSeconds: 30, jitterSeconds: 5 }, () => 1)).toBe(35000);
+  });
+});
+
+describe('retryAfterDelayMs', () => {
+  it('caps a scheduler retry_after_ms at 10 minutes, or the reconnect cap when longer', () => {
+    expect(retryAfterDelayMs(2e9, 30)).toBe(RETRY_AFTER_MAX_MS);
+    expect(retryAfterDelayMs(2e9, 3600)).toBe(3_600_000);
+    expect(retryAfterDelayMs(1500, 30)).toBe(1500);
+    expect(retryAfterDelayMs(-1, 30)).toBe(0);
   });
 });
