@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
 import { FrameType, type ExecResultPayload, type Frame, type RegisterPayload } from '@astraflow/protocol';
 import { taskDataDirPath } from '@astraflow/runner';
 import { startReferenceScheduler, type ReferenceScheduler } from '@astraflow/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanups, startCli } from './cli-harness.js';
-import { TOKEN, sleep, task } from './harness.js';
+import { TOKEN, scratch, sleep, task } from './harness.js';
 
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
