@@ -8,7 +8,7 @@ import {
   type Frame,
   type PayloadOf,
 } from '@astraflow/protocol';
-import { FrameLog } from '@astraflow/transport-dummy';
+import { FrameLog } from '@astraflow/scheduler-sim';
 import { WebSocket } from 'ws';
 
 export const handshakePayload = (opts: { token?: string; instanceId?: string } = {}) => ({

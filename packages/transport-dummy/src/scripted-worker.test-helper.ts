@@ -11,7 +11,7 @@ import {
   type TransportCloseInfo,
   type TransportConnection,
 } from '@astraflow/protocol';
-import { FrameLog } from './frame-log.js';
+import { FrameLog } from '@astraflow/scheduler-sim';
 
 export const handshakePayload = (opts: { token?: string; instanceId?: string } = {}) => ({
   protocol: 1,

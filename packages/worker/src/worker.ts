@@ -11,7 +11,6 @@ import {
 } from '@astraflow/protocol';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner, type Runner } from '@astraflow/runner';
-import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { ExecDispatchHandler, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
@@ -37,7 +36,12 @@ export interface SetupOptions {
   settings?: Settings;
   /** Explicit values with the highest priority (WORKER.md source 1). Ignored when `settings` is given. */
   overrides?: Parameters<typeof loadSettings>[0];
-  /** Replaces the transport named by `settings.transport` (third-party transports go here). */
+  /**
+   * Replaces the transport named by `settings.transport` (third-party transports go here). Required
+   * with `transport: dummy`: the worker has no dependency on the in-memory test double, so whoever
+   * selects it passes `createDummyTransport()` from `@astraflow/transport-dummy` (the CLI loads that
+   * package only then).
+   */
   transport?: Transport;
   /** Defaults to a pino JSON logger at `settings.log_level`. */
   logger?: Logger;
@@ -260,6 +264,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
  */
 export async function setup(options: SetupOptions = {}): Promise<Worker> {
   const settings = options.settings ?? (options.overrides ? loadSettings(options.overrides) : getSettings());
+  if (settings.transport === 'dummy' && options.transport === undefined) {
+    throw new AstraError(
+      ErrorCode.CONFIG_INVALID,
+      'transport dummy needs its transport passed in: setup({ transport: createDummyTransport() }) with @astraflow/transport-dummy',
+      { details: { setting: 'transport' } },
+    );
+  }
   const logger = options.logger ?? createLogger({ level: settings.log_level });
   const prometheus = settings.http_enabled ? createPrometheusMetrics() : undefined;
   const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
@@ -383,10 +394,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   return worker;
 }
 
+/** The WebSocket transport `settings` describe; `transport: dummy` is handled by {@link setup}'s caller. */
 async function createTransport(settings: Settings, logger: Logger): Promise<Transport> {
-  if (settings.transport === 'dummy') {
-    return createDummyTransport({ tenant: settings.tenant, logger });
-  }
   const tls =
     settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file
       ? {
