@@ -1,4 +1,4 @@
-import type { LogLevel } from '@astraflow/protocol';
+import type { ExecMode, LogLevel, OverflowPolicy } from '@astraflow/protocol';
 
 /** How the worker authenticates its handshake (PROTOCOL.md §3). */
 export type AuthMode = 'token' | 'mtls';
@@ -7,10 +7,10 @@ export type AuthMode = 'token' | 'mtls';
 export type TransportName = 'websocket' | 'dummy';
 
 /** What a full queue does with one more item. */
-export type QueueOverflowPolicy = 'block' | 'drop_new' | 'drop_oldest';
+export type QueueOverflowPolicy = OverflowPolicy;
 
 /** Where a handler runs when neither its node nor its adapter says (WORKER.md §Handler contract). */
-export type HandlerExecModeDefault = 'auto' | 'inline' | 'thread';
+export type HandlerExecModeDefault = ExecMode;
 
 /**
  * The worker's validated settings, as {@link loadSettings} returns them

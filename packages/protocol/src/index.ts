@@ -117,6 +117,8 @@ export {
   type OfferStatus,
   type PendingEntry,
 } from './window.js';
+export { EXEC_MODES, isExecMode, type ExecMode } from './exec-mode.js';
+export { OVERFLOW_POLICIES, type OverflowPolicy } from './overflow-policy.js';
 export { createNoopLogger, type LogFn, type LogLevel, type Logger } from './logger.js';
 export {
   classifyCloseCode,

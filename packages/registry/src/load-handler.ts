@@ -27,6 +27,12 @@ export interface LoadedHandler {
   isAsync: boolean;
 }
 
+/**
+ * URL of this module, carried by every `RegisteredHandler` as `loaderUrl`:
+ * the runner's worker threads import it to call {@link loadHandler}.
+ */
+export const HANDLER_LOADER_URL: string = import.meta.url;
+
 const requireFromHere = createRequire(import.meta.url);
 /** Cache key last loaded per package folder, in this thread. */
 const lastKeyByScope = new Map<string, string>();

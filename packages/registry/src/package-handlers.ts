@@ -1,6 +1,6 @@
 import { AstraError, ErrorCode, type Manifest, type ManifestAdapter } from '@astraflow/protocol';
 import { foreignEntrypointLocation, resolveEntrypoint, type EntrypointLocation } from './entrypoint.js';
-import { importAdapterModule, loadHandler } from './load-handler.js';
+import { HANDLER_LOADER_URL, importAdapterModule, loadHandler } from './load-handler.js';
 import { execModeOf } from './read-manifest.js';
 import type { RegisteredHandler } from './types.js';
 
@@ -115,6 +115,7 @@ export async function buildHandlers(input: BuildHandlersInput): Promise<Register
       execMode: execModeOf(node.config, adapter.metadata),
       metadata: { ...(adapter.metadata ?? {}), ...(node.config ?? {}) },
       cacheKey,
+      loaderUrl: HANDLER_LOADER_URL,
     });
   }
   return handlers;

@@ -129,6 +129,7 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
       handlerName: handler.handlerName,
       cacheKey: handler.cacheKey,
       packageRoot: handler.packageRoot,
+      loaderUrl: handler.loaderUrl,
       context,
       port: port2,
     },

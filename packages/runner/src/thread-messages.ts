@@ -25,6 +25,8 @@ export interface ThreadTask {
   /** `RegisteredHandler.cacheKey`: identifies the installation, so a re-install is loaded afresh. */
   cacheKey: string | undefined;
   packageRoot: string;
+  /** `ResolvedHandler.loaderUrl`: the module whose `loadHandler` the thread uses. */
+  loaderUrl: string;
   context: ThreadContextData;
   /** The thread's end of the task's bridge; transferred. */
   port: MessagePort;

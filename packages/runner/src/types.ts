@@ -6,7 +6,8 @@ import type {
   Logger,
   ResourceRef,
 } from '@astraflow/protocol';
-import type { ExecMode, HandlerResolver, RegisteredHandler } from '@astraflow/registry';
+import type { ExecMode } from '@astraflow/protocol';
+import type { HandlerResolver, ResolvedHandler } from './handler-resolver.js';
 import type { HandlerResources, ResourceHandle, ResourceRegistry } from './resource-registry.js';
 
 /** A `biz.exec.feedback` payload without the ids (the worker adds `run_id`/`task_id`). */
@@ -156,7 +157,7 @@ export interface Runner {
    * (call it when packages load): threads start and load those modules now,
    * not on the first task. Resolves with the threads warmed; never rejects.
    */
-  prewarm(handlers: readonly RegisteredHandler[]): Promise<number>;
+  prewarm(handlers: readonly ResolvedHandler[]): Promise<number>;
   /** Destroys the thread pool; running thread tasks end with `E.RUNNER.CANCELLED`. */
   close(): Promise<void>;
 }

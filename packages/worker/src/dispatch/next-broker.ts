@@ -9,15 +9,9 @@ import {
   type Frame,
   type Logger,
 } from '@astraflow/protocol';
+import type { NextCall } from '@astraflow/runner';
 import type { Outbox } from '../outbox.js';
 
-/** A handler's `ctx.next(...)` call. */
-export interface NextCall {
-  payload: Record<string, unknown>;
-  hostCtx?: Record<string, unknown>;
-  middlewareCtx?: Record<string, unknown>;
-  timeoutMs?: number;
-}
 
 interface Pending {
   resolve(result: Record<string, unknown>): void;
