@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadSettings, redactSettings, type Settings } from '@astraflow/config';
-import { AstraError, ErrorCode, isAuthErrorCode, type Logger, type Transport } from '@astraflow/protocol';
+import { AstraError, ErrorCode, isAuthErrorCode, type Logger, type Transport, errorMessage } from '@astraflow/protocol';
 import { createLogger, setup, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
@@ -54,7 +54,7 @@ function exitCodeFor(err: unknown): number {
  * secrets; the token is masked here as well in case a foreign message quotes it.
  */
 function fatalLine(io: MainIo, err: unknown, secret?: string): void {
-  let message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
+  let message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : errorMessage(err);
   if (secret && secret.length >= 4) message = message.split(secret).join('***');
   io.stderr.write(`astraflow-worker: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
 }

@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 export { AstraError, type AstraErrorOptions } from './astra-error.js';
+export { errorMessage } from './error-message.js';
 export {
   ErrorCode,
   LocalErrorCode,

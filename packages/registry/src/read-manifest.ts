@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AstraError, ErrorCode, isExecMode, ManifestSchema, type ExecMode, type Manifest } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage, isExecMode, ManifestSchema, type ExecMode, type Manifest } from '@astraflow/protocol';
 
 /** A validated manifest, and the JSON object it was parsed from (what `control.register` carries). */
 export interface LoadedManifest {
@@ -72,7 +72,7 @@ export async function readManifest(root: string): Promise<LoadedManifest> {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new AstraError(ErrorCode.PKG_INVALID, `manifest.json is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new AstraError(ErrorCode.PKG_INVALID, `manifest.json is not valid JSON: ${errorMessage(cause)}`, { cause });
   }
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {

@@ -1,5 +1,4 @@
-import { AstraError, ErrorCode, ProtocolErrorCode } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
+import { AstraError, ErrorCode, ProtocolErrorCode, errorMessage } from '@astraflow/protocol';
 
 const PROTOCOL_CODES: ReadonlySet<string> = new Set(Object.values(ProtocolErrorCode));
 

@@ -5,10 +5,10 @@ import {
   ExecResultPayloadSchema,
   createNoopLogger,
   isExecMode,
+  errorMessage,
 } from '@astraflow/protocol';
 import type { ExecErrorPayload, ExecMode, ExecResultPayload } from '@astraflow/protocol';
 import type { HandlerLease, ResolvedHandler } from './handler-resolver.js';
-import { errorMessage } from './error-message.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
 import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
 import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';

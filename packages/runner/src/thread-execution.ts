@@ -1,7 +1,6 @@
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import type { Logger } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
 import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
 import { handlerFailureFromWire } from './handler-failure.js';
 import { enabledLevels } from './port-logger.js';

@@ -1,7 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
-import { AstraError } from '@astraflow/protocol';
+import { AstraError, errorMessage } from '@astraflow/protocol';
 import type { LogLevel } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
 import type { NormalizedResult } from './normalize-result.js';
 import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextCall } from './types.js';
 

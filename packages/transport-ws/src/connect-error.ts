@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, type FailureClass } from '@astraflow/protocol';
+import { AstraError, ErrorCode, type FailureClass, errorMessage } from '@astraflow/protocol';
 import { scrubSecret } from './redact-url.js';
 
 /** What a connect failure needs to build a safe error. */
@@ -53,7 +53,7 @@ const WS_HANDSHAKE_VIOLATION = /^Invalid (Sec-WebSocket|Upgrade)|subprotocol|Sec
  * `network`; a server that breaks the WebSocket handshake is `protocol`.
  */
 export function classifyConnectError(err: unknown, ctx: ConnectErrorContext): AstraError {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = errorMessage(err);
   const code = errorCode(err);
   if (code !== undefined) {
     if (ctx.secure && TLS_CODE.test(code)) {
