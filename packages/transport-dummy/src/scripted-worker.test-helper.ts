@@ -1,4 +1,4 @@
-// Test support (not shipped: dist/**/*.test.* is excluded from the package).
+// Test support (not shipped: package.json `files` excludes dist/**/*.test-*).
 // A hand-driven worker: each test says exactly which frames it sends.
 import {
   buildFrame,

@@ -9,7 +9,7 @@ import { FrameType, type ExecFeedbackPayload, type Frame } from '@astraflow/prot
 import { ExitCode, USAGE } from '@astraflow/worker-cli';
 import { createPrometheusMetrics } from '@astraflow/worker';
 import { describe, expect, it } from 'vitest';
-import { renderReadme } from '../../../scripts/settings-table.mjs';
+import { README_PATHS, renderReadme } from '../../../scripts/settings-table.mjs';
 import { scratch, startHarness } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -69,8 +69,12 @@ function tgz(files: Record<string, string>): Buffer {
 
 describe('README', () => {
   it('has the settings table generated from the config schema (run `pnpm docs:settings` after changing settings)', () => {
-    expect(README).toBe(renderReadme(README));
-    for (const field of settingFields) expect(README).toContain(`| \`${field.name}\` | \`${field.env}\` |`);
+    expect(README_PATHS).toEqual(['README.md', 'packages/config/README.md']);
+    for (const relative of README_PATHS) {
+      const text = readFileSync(join(ROOT, relative), 'utf8');
+      expect(text, relative).toBe(renderReadme(text));
+      for (const field of settingFields) expect(text, relative).toContain(`| \`${field.name}\` | \`${field.env}\` |`);
+    }
   });
 
   it('lists exactly the exit codes of astraflow-worker', () => {
