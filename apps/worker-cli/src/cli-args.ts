@@ -58,7 +58,7 @@ SIGTERM / SIGINT drain and stop gracefully; a second signal stops at once.`;
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   // `pnpm start -- --help` hands the `--` separator through; it carries no meaning here.
   const args = argv[0] === '--' ? argv.slice(1) : [...argv];
-  let parsed;
+  let parsed: { values: Record<string, unknown> };
   try {
     parsed = parseArgs({
       args,

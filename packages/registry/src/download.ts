@@ -84,7 +84,7 @@ async function downloadFile(options: DownloadOptions, where: string): Promise<Do
   } catch (cause) {
     throw new AstraError(ErrorCode.PKG_INVALID, `${where} is not a local file URL`, { cause });
   }
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch (cause) {
@@ -117,7 +117,7 @@ async function downloadHttp(options: DownloadOptions, where: string): Promise<Do
     const withCode = code !== undefined && !reason.includes(code) ? `${reason} (${code})` : reason;
     return new AstraError(ErrorCode.PKG_DOWNLOAD, `download of ${where} failed: ${withCode}`, { cause });
   };
-  let response;
+  let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(options.url, {
       method: 'GET',

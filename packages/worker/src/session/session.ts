@@ -890,7 +890,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   async #transmit(frame: Frame): Promise<void> {
     const conn = this.#conn;
-    if (!conn || !conn.transport.isOpen) return;
+    if (!conn?.transport.isOpen) return;
     if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame) }, 'frame out');
     this.stats.framesOut++;
     try {
