@@ -181,7 +181,7 @@ async function main() {
       return { nodeType: t.payload.node_type, title: t.title, expected: t.expected, outcome, detail, ok: outcome === t.expected && feedbackOk };
     });
 
-    // An uninstall is reported by the re-register that no longer lists the version (PROTOCOL.md §6).
+    // An uninstall is reported by the re-register that no longer lists the version (docs/protocol.md §6).
     const registersBefore = scheduler.registers.length;
     await step('uninstall echo', scheduler.send('biz.pkg.uninstall', { name: 'echo', version: '1.0.0' }));
     const reregister = await step(

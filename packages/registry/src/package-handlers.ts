@@ -5,7 +5,7 @@ import { execModeOf } from './read-manifest.js';
 import type { RegisteredHandler } from './types.js';
 
 /**
- * The runtime a manifest targets (WORKER.md §Packages): `node` when it has a `node` block (the
+ * The runtime a manifest targets (README, "Writing node packages"): `node` when it has a `node` block (the
  * older form), or when every adapter says `metadata.runtime: "node"` (the catalog-compatible form,
  * whose `python` block only satisfies the scheduler's schema); else the runtime its adapters name,
  * else `python`.

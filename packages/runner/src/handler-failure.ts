@@ -4,7 +4,7 @@ const PROTOCOL_CODES: ReadonlySet<string> = new Set(Object.values(ProtocolErrorC
 
 /**
  * The error a handler failure is answered with: a handler's `AstraError`
- * keeps its code only when it is a protocol code (PROTOCOL.md §7) the
+ * keeps its code only when it is a protocol code (docs/protocol.md §7) the
  * scheduler understands; everything else is `E.RUNNER.FAILURE` with the
  * thrown message.
  */

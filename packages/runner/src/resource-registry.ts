@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AstraError, ErrorCode, type ResourceRef } from '@astraflow/protocol';
 
-/** What a handler registers (WORKER.md §Resources). */
+/** What a handler registers (the runner README, "Resources"). */
 export interface ResourceSpec {
   resourceId: string;
   type: string;
@@ -126,7 +126,7 @@ function plainCopy(value: Record<string, unknown> | undefined): Record<string, u
 }
 
 /**
- * Creates the worker-local resource registry of WORKER.md §Resources (what
+ * Creates the worker-local resource registry of the runner README, "Resources" (what
  * the Python worker keeps): handlers register things that outlive a task,
  * dispatches lease them through `resource_refs`, heartbeats count them.
  *

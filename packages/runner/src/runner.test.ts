@@ -104,7 +104,7 @@ describe('createRunner: results', () => {
       chain_index: 1,
       resource_refs: [{ resource_id: 'res', worker_name: 'w-test', type: 'blob' }],
     };
-    // A ref must name a resource registered on this worker (WORKER.md §Resources).
+    // A ref must name a resource registered on this worker (the runner README, "Resources").
     expectResult((await run('usesResources', { id: 'res' })).outcome);
     const { outcome } = await run('contextDump', { p: 1 }, { dispatch });
     const result = expectResult(outcome);

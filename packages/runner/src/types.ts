@@ -41,7 +41,7 @@ export interface HandlerFeedback {
   emitText(text: string, channel?: FeedbackChannelName): void;
 }
 
-/** The context a handler receives (WORKER.md §Handler contract). */
+/** The context a handler receives (README, "The handler contract"). */
 export interface HandlerContext {
   runId: string;
   taskId: string;
@@ -63,7 +63,7 @@ export interface HandlerContext {
   /** The dispatch's `resource_refs`, leased for this task (released when it ends). Plain data. */
   leasedResources: ResourceHandle[];
   /**
-   * The worker-local resource registry (WORKER.md §Resources). Every call is asynchronous: in
+   * The worker-local resource registry (the runner README, "Resources"). Every call is asynchronous: in
    * `thread` mode it crosses to the main thread, so specs and metadata must be structured-cloneable
    * plain data, and what comes back is a copy ({@link ResourceHandle}), never a shared object.
    */

@@ -178,7 +178,7 @@ function textOf(data: RawData): string {
 
 /**
  * Starts a reference AstraFlow scheduler on a real WebSocket server, for
- * end-to-end tests of workers. It plays the scheduler side of PROTOCOL.md
+ * end-to-end tests of workers. It plays the scheduler side of docs/protocol.md
  * §3–§5 (through the engine of `@astraflow/scheduler-sim`), retransmits
  * unacked frames, validates everything the worker sends, and injects
  * reproducible faults.

@@ -34,7 +34,7 @@ const EXPRESS_TYPES: ReadonlySet<string> = new Set([FrameType.EXEC_NEXT_RESPONSE
 export interface SetupOptions {
   /** Fully loaded settings; default `getSettings()` (or `loadSettings(overrides)` when `overrides` is given). */
   settings?: Settings;
-  /** Explicit values with the highest priority (WORKER.md source 1). Ignored when `settings` is given. */
+  /** Explicit values with the highest priority (README, "Running against a real scheduler": source 1). Ignored when `settings` is given. */
   overrides?: Parameters<typeof loadSettings>[0];
   /**
    * Replaces the transport named by `settings.transport` (third-party transports go here). Required
@@ -287,7 +287,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   });
   await packages.loadInstalled();
 
-  // Worker-local resources (WORKER.md §Resources): refs pinned to another worker_name never match here.
+  // Worker-local resources (the runner README, "Resources"): refs pinned to another worker_name never match here.
   const resources = createResourceRegistry({ workerName: settings.worker_name });
   const runner = createRunner({
     resources,

@@ -19,7 +19,7 @@ interface Pending {
 }
 
 /**
- * Middleware `next` calls (PROTOCOL.md §6): sends `biz.exec.next.request`
+ * Middleware `next` calls (docs/protocol.md §6): sends `biz.exec.next.request`
  * and settles the call with the `biz.exec.next.response` carrying the same
  * `requestId` — or fails it on an error response, its timeout, the end of
  * the task (`signal`) or a lost session ({@link NextBroker.failAll}).

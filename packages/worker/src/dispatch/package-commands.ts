@@ -34,7 +34,7 @@ export interface PackageCommandOptions {
 }
 
 /**
- * `biz.pkg.install` / `biz.pkg.uninstall` (WORKER.md §Packages): run the
+ * `biz.pkg.install` / `biz.pkg.uninstall` (README, "Writing node packages"; docs/protocol.md §6): run the
  * package manager, answer an install with `biz.pkg.event` (corr = the
  * command's id), and re-register so the scheduler sees the new inventory —
  * for an uninstall that re-register is the report. A command refused before

@@ -165,7 +165,7 @@ class ConnectionLost extends AstraError {
 }
 
 /**
- * The worker's control-plane session (PROTOCOL.md §3–§5): handshake,
+ * The worker's control-plane session (docs/protocol.md §3–§5): handshake,
  * register, accept, heartbeats, reconnect and resume, acks and both sliding
  * windows. It knows nothing of business payloads: numbered frames come out
  * of {@link Session.receive} in order and exactly once, and go in through
@@ -557,7 +557,7 @@ export class Session extends EventEmitter<SessionEvents> {
         // Surface the classified failure to the reconnect loop.
         this.#pendingFailure = err;
       } else if (AstraError.isInstance(err) && err.code === ErrorCode.TIMEOUT && this.#sessionId) {
-        // PROTOCOL.md §4: a resume that times out falls back to a full handshake.
+        // docs/protocol.md §4: a resume that times out falls back to a full handshake.
         this.#forgetSession('resume not accepted in time');
       }
       this.#closeConnection(4000, 'session establishment failed', false);
