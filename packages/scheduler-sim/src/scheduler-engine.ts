@@ -141,20 +141,17 @@ export class SchedulerEngine extends SchedulerRecord {
     this.#conns.add(conn);
     this.#latest = conn;
     this.log.debug({ conn: conn.id }, 'worker connected');
-    return {
-      id: conn.id,
-      get isOpen() {
-        return conn.phase !== 'closed';
-      },
-      receive: (raw) => this.#receive(conn, raw),
-      closed: () => this.#closed(conn),
-    };
+    return this.#handle(conn);
   }
 
   /** The connection outbound traffic goes to: the session's, else the latest open one. */
   currentConnection(): SchedulerConnection | undefined {
     const conn = this.current();
-    if (conn === undefined) return undefined;
+    return conn === undefined ? undefined : this.#handle(conn);
+  }
+
+  /** The transport's handle on `conn`. */
+  #handle(conn: Conn): SchedulerConnection {
     return {
       id: conn.id,
       get isOpen() {
