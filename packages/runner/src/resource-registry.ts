@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { AstraError, ErrorCode, type ResourceRef } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage, type ResourceRef } from '@astraflow/protocol';
 
 /** What a handler registers (the runner README, "Resources"). */
 export interface ResourceSpec {
@@ -210,7 +210,7 @@ export function createResourceRegistry(options: ResourceRegistryOptions = {}): R
         if (!info.isFile()) throw new Error('not a regular file');
         size = info.size;
       } catch (cause) {
-        throw new AstraError(ErrorCode.RUNNER_FAILURE, `resources: cannot register ${path}: ${(cause as Error).message}`, { cause });
+        throw new AstraError(ErrorCode.RUNNER_FAILURE, `resources: cannot register ${path}: ${errorMessage(cause)}`, { cause });
       }
       return register({ ...spec, resourceId: spec.resourceId ?? randomUUID(), type: spec.type ?? 'file', path, sizeBytes: size });
     },
