@@ -37,3 +37,4 @@ export type {
 export { checkWorkerFrame, type CheckWorkerFrameOptions, type WorkerFrameCheck } from './check-worker-frame.js';
 export { buildAckFrame, signSessionToken, verifySessionToken, type SchedulerIdentity } from './scheduler-frames.js';
 export { FrameLog, type FrameLogWaitOptions } from './frame-log.js';
+export { scriptedDispatch, scriptedHandshake, scriptedRegister, scriptedResult } from './scripted-payloads.js';
