@@ -315,6 +315,7 @@ export function createRunner(options: RunnerOptions): Runner {
           handlerName: h.handlerName,
           cacheKey: h.cacheKey,
           packageRoot: h.packageRoot,
+          loaderUrl: h.loaderUrl,
         })),
       );
       baseLogger.debug({ threads: warmed, handlers: threaded.length }, 'thread pool warmed');

@@ -32,7 +32,7 @@ export interface ThreadTask {
 }
 
 /** Where a handler's module lives: enough to load it inside a thread. */
-export type ThreadHandlerRef = Pick<ThreadTask, 'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot'>;
+export type ThreadHandlerRef = Pick<ThreadTask, 'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot' | 'loaderUrl'>;
 
 /** Loads handler modules into a thread ahead of its first task (pool pre-warm); replies `{"warmed": n}`. */
 export interface WarmTask {
