@@ -322,7 +322,7 @@ describe('astraflow-worker pack / validate', () => {
     const url = `${files.baseUrl.replace(/\/$/, '')}/samples.tgz`;
     const packed = await startCli({ args: ['pack', join(examplesDir, 'packages', 'samples'), '--out', join(out, 'samples.tgz'), '--url', url] });
     expect(await packed.exited).toEqual({ code: 0, signal: null });
-    expect(packed.lines[0]).toMatch(/^ok: samples@1\.0\.0 \(runtime node; 9 node types: /);
+    expect(packed.lines[0]).toMatch(/^ok: samples@1\.0\.0 \(runtime node; 11 node types: /);
     expect(packed.lines[1]).toBe("catalog: the manifest passes the scheduler's manifest schema");
     const payloadLine = packed.lines.find((l) => l.startsWith('biz.pkg.install: '))!;
     const payload = JSON.parse(payloadLine.slice('biz.pkg.install: '.length)) as { name: string; version: string; url: string; sha256: string };
