@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
+import { errorMessage } from '@astraflow/protocol';
 import { startReferenceScheduler } from '@astraflow/testkit';
 
 const BIN = fileURLToPath(new URL('../apps/worker-cli/bin/astraflow-worker.js', import.meta.url));
@@ -180,7 +181,7 @@ async function main() {
       return { nodeType: t.payload.node_type, title: t.title, expected: t.expected, outcome, detail, ok: outcome === t.expected && feedbackOk };
     });
 
-    // An uninstall is reported by the re-register that no longer lists the version (PROTOCOL.md §6).
+    // An uninstall is reported by the re-register that no longer lists the version (docs/protocol.md §6).
     const registersBefore = scheduler.registers.length;
     await step('uninstall echo', scheduler.send('biz.pkg.uninstall', { name: 'echo', version: '1.0.0' }));
     const reregister = await step(
@@ -206,7 +207,7 @@ async function main() {
     if (!good) await showLogTail(logPath);
     return good ? 0 : 1;
   } catch (err) {
-    say(`demo FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    say(`demo FAILED: ${errorMessage(err)}`);
     await showLogTail(logPath);
     return 1;
   } finally {

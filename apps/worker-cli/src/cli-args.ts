@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 
 /** What the command line asked for. */
 export interface CliArgs {
@@ -58,7 +58,7 @@ SIGTERM / SIGINT drain and stop gracefully; a second signal stops at once.`;
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   // `pnpm start -- --help` hands the `--` separator through; it carries no meaning here.
   const args = argv[0] === '--' ? argv.slice(1) : [...argv];
-  let parsed;
+  let parsed: { values: Record<string, unknown> };
   try {
     parsed = parseArgs({
       args,
@@ -72,7 +72,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       },
     });
   } catch (err) {
-    throw new AstraError(ErrorCode.CONFIG_INVALID, `${(err as Error).message} (see --help)`);
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `${errorMessage(err)} (see --help)`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const overrides: Record<string, string> = {};

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadSettings, redactSettings, type Settings } from '@astraflow/config';
-import { AstraError, ErrorCode, isAuthErrorCode, scrubSecrets, type Logger } from '@astraflow/protocol';
+import {
+  AstraError,
+  ErrorCode,
+  isAuthErrorCode,
+  scrubSecrets,
+  type Logger,
+  type Transport,
+  errorMessage,
+} from '@astraflow/protocol';
 import { createLogger, setup, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
@@ -54,9 +62,19 @@ function exitCodeFor(err: unknown): number {
  * secrets; the token is masked here as well in case a foreign message quotes it.
  */
 function fatalLine(io: MainIo, err: unknown, secret?: string): void {
-  let message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
+  let message = AstraError.isInstance(err) ? `${err.message} [${err.code}]` : errorMessage(err);
   message = scrubSecrets(message, [secret]);
   io.stderr.write(`astraflow-worker: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+}
+
+/**
+ * The in-memory test double, loaded only when `transport: dummy` is chosen: production runs never
+ * import the scheduler simulator behind it. Other transports are built by `setup()`.
+ */
+async function dummyTransportFor(settings: Settings, logger: Logger): Promise<Transport | undefined> {
+  if (settings.transport !== 'dummy') return undefined;
+  const { createDummyTransport } = await import('@astraflow/transport-dummy');
+  return createDummyTransport({ tenant: settings.tenant, logger });
 }
 
 function createProcessLogger(io: MainIo, settings: Settings): Logger {
@@ -141,7 +159,8 @@ export async function main(io: MainIo): Promise<void> {
 
   try {
     try {
-      worker = await setup({ settings, logger });
+      const transport = await dummyTransportFor(settings, logger);
+      worker = await setup({ settings, logger, ...(transport ? { transport } : {}) });
     } catch (err) {
       fatalLine(io, err, secret);
       return exit(exitCodeFor(err));

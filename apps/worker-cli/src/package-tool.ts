@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { AstraError, ErrorCode, PkgInstallPayloadSchema } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage, PkgInstallPayloadSchema } from '@astraflow/protocol';
 import { inspectPackageFolder, type PackageInspection } from '@astraflow/registry';
 import * as tar from 'tar';
 import { catalogProblems } from './catalog-schema.js';
@@ -54,7 +54,7 @@ function describe(found: PackageInspection): string[] {
  * would refuse throws its `E.PKG.*` error.
  */
 export async function runPackageTool(argv: readonly string[], cwd: string): Promise<PackageToolResult> {
-  let parsed;
+  let parsed: { values: { out?: string | undefined; url?: string | undefined }; positionals: string[] };
   try {
     parsed = parseArgs({
       args: [...argv.slice(1)],
@@ -63,7 +63,7 @@ export async function runPackageTool(argv: readonly string[], cwd: string): Prom
       options: { out: { type: 'string' }, url: { type: 'string' } },
     });
   } catch (err) {
-    throw new AstraError(ErrorCode.CONFIG_INVALID, `${(err as Error).message} (see --help)`);
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `${errorMessage(err)} (see --help)`);
   }
   const command = argv[0];
   const [dirArg, ...extra] = parsed.positionals;

@@ -1,3 +1,4 @@
+import { errorMessage } from '@astraflow/protocol';
 import { main } from './main.js';
 
 /**
@@ -14,7 +15,7 @@ export async function runProcess(cwd: string): Promise<void> {
   try {
     await main({ argv: process.argv.slice(2), env: process.env, cwd, stdout: process.stdout, stderr: process.stderr, exit });
   } catch (err) {
-    process.stderr.write(`astraflow-worker: unexpected failure: ${String((err as Error)?.message ?? err)}\n`);
+    process.stderr.write(`astraflow-worker: unexpected failure: ${errorMessage(err)}\n`);
     exit(1);
   }
 }

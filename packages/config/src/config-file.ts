@@ -1,3 +1,4 @@
+import { errorMessage } from '@astraflow/protocol';
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -27,7 +28,7 @@ function lineAndColumn(text: string, offset: number): string {
 // is not valid JSON`), and that snippet could hold a secret: only a fixed wording of the
 // reason and the position are kept.
 function jsonReason(error: unknown, text: string): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   let reason: string;
   if (/end of (?:JSON )?input/i.test(message)) reason = 'unexpected end of input';
   else if (/^Unexpected (?:token|non-whitespace character|string|number)/i.test(message)) reason = 'unexpected character';
@@ -64,7 +65,7 @@ function parseContent(path: string, text: string): unknown {
   try {
     return document.toJS() as unknown;
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw configError(`malformed YAML in config file ${path}: ${reason}`, { source: path, path });
   }
 }
@@ -86,7 +87,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    const reason = (error as NodeJS.ErrnoException).code ?? errorMessage(error);
     throw configError(`cannot read config file ${path}: ${reason}`, { source: path, path }, undefined, error);
   }
   const parsed = parseContent(path, text);

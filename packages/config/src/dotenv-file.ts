@@ -1,3 +1,4 @@
+import { errorMessage } from '@astraflow/protocol';
 import { readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
 import { configError } from './config-error.js';
@@ -12,7 +13,7 @@ export function readDotenvFile(path: string, label: string): Readonly<Record<str
   try {
     return parse(readFileSync(path));
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    const reason = (error as NodeJS.ErrnoException).code ?? errorMessage(error);
     throw configError(`cannot read ${label}: ${reason}`, { source: label, path }, undefined, error);
   }
 }

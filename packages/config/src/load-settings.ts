@@ -85,8 +85,8 @@ function isOptional(name: keyof Settings): boolean {
 }
 
 /**
- * Loads, merges and validates the worker settings (WORKER.md
- * §Configuration). Per field, the first source that sets it wins:
+ * Loads, merges and validates the worker settings (see this package's
+ * README). Per field, the first source that sets it wins:
  * `explicit` > config file > `ASTRA_WORKER_<NAME>` environment > `.env` in
  * `cwd` > default. Synchronous; returns a deeply frozen object; throws an
  * `AstraError` with code `E.CONFIG.INVALID` and a one-line message naming

@@ -1,3 +1,4 @@
+import { EXEC_MODES, OVERFLOW_POLICIES } from '@astraflow/protocol';
 import {
   boolean,
   integer,
@@ -33,7 +34,7 @@ export interface SettingDefinition<T> {
 
 type Definitions = { readonly [K in keyof Settings]: SettingDefinition<Settings[K]> };
 
-const OVERFLOW = ['block', 'drop_new', 'drop_oldest'] as const;
+const OVERFLOW = OVERFLOW_POLICIES;
 
 /**
  * The single table behind `Settings`, `SettingsSchema`, `settingFields` and
@@ -194,7 +195,7 @@ export const settingDefinitions: Definitions = {
     description: 'Seconds a handler is refused after reaching handler_dispatch_max_failures.',
   },
   handler_exec_mode_default: {
-    rule: oneOf(['auto', 'inline', 'thread']),
+    rule: oneOf(EXEC_MODES),
     default: 'auto',
     description: 'Execution mode when neither node nor adapter sets one (auto: async inline, sync in a thread).',
   },

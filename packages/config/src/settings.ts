@@ -1,20 +1,20 @@
-import type { LogLevel } from '@astraflow/protocol';
+import type { ExecMode, LogLevel, OverflowPolicy } from '@astraflow/protocol';
 
-/** How the worker authenticates its handshake (PROTOCOL.md §3). */
+/** How the worker authenticates its handshake (docs/protocol.md §3). */
 export type AuthMode = 'token' | 'mtls';
 
 /** Which control-plane transport the worker uses. */
 export type TransportName = 'websocket' | 'dummy';
 
 /** What a full queue does with one more item. */
-export type QueueOverflowPolicy = 'block' | 'drop_new' | 'drop_oldest';
+export type QueueOverflowPolicy = OverflowPolicy;
 
-/** Where a handler runs when neither its node nor its adapter says (WORKER.md §Handler contract). */
-export type HandlerExecModeDefault = 'auto' | 'inline' | 'thread';
+/** Where a handler runs when neither its node nor its adapter says (README, "The handler contract"). */
+export type HandlerExecModeDefault = ExecMode;
 
 /**
  * The worker's validated settings, as {@link loadSettings} returns them
- * (frozen). Field names are the snake_case names of WORKER.md §Configuration;
+ * (frozen). Field names are the snake_case names of the settings table (README, "Settings");
  * each one is also read from `ASTRA_WORKER_<NAME>`. Path fields are absolute.
  * `settingFields` describes every field (type, default, meaning).
  */
@@ -141,7 +141,7 @@ export interface Settings {
   readonly worker_instance_id_file: string | undefined;
   /** Require a sha256 for packages installed from http(s) URLs. */
   readonly package_require_sha256: boolean;
-  /** Send `biz.pkg.event` status `uninstalled` after an uninstall (off: the re-register reports it, PROTOCOL.md §6). */
+  /** Send `biz.pkg.event` status `uninstalled` after an uninstall (off: the re-register reports it, docs/protocol.md §6). */
   readonly package_uninstall_event: boolean;
   /** Timeout of one package download, in seconds. */
   readonly package_download_timeout_seconds: number;

@@ -15,7 +15,7 @@ const addFormats = ajvFormatsModule.default;
 
 const SCHEMA_ROOT = new URL('../schemas/', import.meta.url);
 
-/** Frame type → schema file (relative to `schemas/`), as PROTOCOL.md §2 lists them. */
+/** Frame type → schema file (relative to `schemas/`), as docs/protocol.md §2 lists them. */
 export const SCHEMA_FILE_OF_TYPE: Record<KnownFrameType, string> = {
   [FrameType.HANDSHAKE]: 'session/handshake.schema.json',
   [FrameType.ACK]: 'session/ack.schema.json',

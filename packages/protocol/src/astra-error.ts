@@ -1,3 +1,4 @@
+import { errorMessage } from './error-message.js';
 import type { ErrorCodeValue } from './error-codes.js';
 
 const BRAND = Symbol.for('@astraflow/AstraError');
@@ -43,7 +44,7 @@ export class AstraError extends Error {
    */
   static wrap(value: unknown, code: ErrorCodeValue | (string & {}), message?: string): AstraError {
     if (AstraError.isInstance(value)) return value;
-    const text = message ?? (value instanceof Error ? value.message : String(value));
+    const text = message ?? errorMessage(value);
     return new AstraError(code, text || code, { cause: value });
   }
 

@@ -282,7 +282,7 @@ describe('upstream fixture manifests', () => {
 
 /**
  * Deliberate differences: our zod schemas accept what the upstream JSON
- * Schemas refuse. Each is an (ext) item of PROTOCOL.md / WORKER.md or a
+ * Schemas refuse. Each is an (ext) item of docs/protocol.md or a
  * JavaScript necessity; anything else accepted only by zod is a bug.
  */
 describe('deliberate differences: zod accepts, ajv rejects', () => {

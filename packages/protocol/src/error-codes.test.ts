@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, LocalErrorCode, ProtocolErrorCode, isAuthErrorCode } from './error-codes.js';
 
-// PROTOCOL.md §7, in the order it lists them.
+// docs/protocol.md §7, in the order it lists them.
 const SECTION_7 = [
   'E.AUTH.INVALID_TOKEN',
   'E.AUTH.MISSING_TOKEN',

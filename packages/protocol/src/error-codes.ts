@@ -1,5 +1,5 @@
 /**
- * The `E.*` codes of PROTOCOL.md §7. They go on the wire unchanged.
+ * The `E.*` codes of docs/protocol.md §7. They go on the wire unchanged.
  */
 export const ProtocolErrorCode = {
   // Session
@@ -16,7 +16,7 @@ export const ProtocolErrorCode = {
   SESSION_NOT_REGISTERED: 'E.SESSION.NOT_REGISTERED',
   SESSION_STALE_BINDING: 'E.SESSION.STALE_BINDING',
   SESSION_DENIED: 'E.SESSION.DENIED',
-  // Commands (PROTOCOL.md §7)
+  // Commands (docs/protocol.md §7)
   CMD_UNKNOWN: 'E.CMD.UNKNOWN',
   CMD_CONCURRENCY_VIOLATION: 'E.CMD.CONCURRENCY_VIOLATION',
   RUNNER_FAILURE: 'E.RUNNER.FAILURE',
@@ -30,7 +30,7 @@ export const ProtocolErrorCode = {
   TIMEOUT: 'E.TIMEOUT',
 } as const;
 
-/** Codes of this implementation that are not part of PROTOCOL.md §7. */
+/** Codes of this implementation that are not part of docs/protocol.md §7. */
 export const LocalErrorCode = {
   /** A frame failed JSON parsing or schema validation. */
   FRAME_INVALID: 'E.FRAME.INVALID',
@@ -52,7 +52,7 @@ export const LocalErrorCode = {
   PKG_UNINSTALLING: 'E.PKG.UNINSTALLING',
 } as const;
 
-/** Every code: {@link ProtocolErrorCode} (PROTOCOL.md §7) plus {@link LocalErrorCode}. */
+/** Every code: {@link ProtocolErrorCode} (docs/protocol.md §7) plus {@link LocalErrorCode}. */
 export const ErrorCode = { ...ProtocolErrorCode, ...LocalErrorCode } as const;
 
 /** Any value of {@link ErrorCode}. Other strings are allowed where a peer sends codes we do not know. */
@@ -60,7 +60,7 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
  * Why a task that did not run was refused (`context.details.reason` of an
- * `E.RUNNER.CANCELLED` answer, PROTOCOL.md §6). The existing scheduler retries
+ * `E.RUNNER.CANCELLED` answer, docs/protocol.md §6). The existing scheduler retries
  * only `E.RUNNER.CANCELLED`, so every such refusal carries that code and one
  * of these reasons instead of a code of its own.
  */
@@ -75,7 +75,7 @@ export const RefusalReason = {
 /** Any value of {@link RefusalReason}. */
 export type RefusalReasonValue = (typeof RefusalReason)[keyof typeof RefusalReason];
 
-/** True for the `E.AUTH.*` family, which PROTOCOL.md §4 classifies as authentication failures. */
+/** True for the `E.AUTH.*` family, which docs/protocol.md §4 classifies as authentication failures. */
 export function isAuthErrorCode(code: string): boolean {
   return code.startsWith('E.AUTH.');
 }

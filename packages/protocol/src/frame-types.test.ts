@@ -3,7 +3,7 @@ import { FrameType, isControlType, isExtType } from './frame-types.js';
 import { isFrameOfType, isKnownFrameType, payloadSchemas, type Frame } from './payload-schemas.js';
 
 describe('frame types', () => {
-  it('lists the 18 types of PROTOCOL.md §2, each once, each with a payload schema', () => {
+  it('lists the 18 types of docs/protocol.md §2, each once, each with a payload schema', () => {
     const types = Object.values(FrameType);
     expect(types).toHaveLength(18);
     expect(new Set(types).size).toBe(18);

@@ -1,4 +1,4 @@
-/** Every frame `type` of PROTOCOL.md §2. */
+/** Every frame `type` of docs/protocol.md §2. */
 export const FrameType = {
   HANDSHAKE: 'control.handshake',
   ACK: 'control.ack',

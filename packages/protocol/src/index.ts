@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 export { AstraError, type AstraErrorOptions } from './astra-error.js';
+export { errorMessage } from './error-message.js';
 export {
   ErrorCode,
   LocalErrorCode,
@@ -119,6 +120,8 @@ export {
 } from './window.js';
 export { REDACTED, REDACT_MAX_DEPTH, isUrlLike, redactSecrets, redactUrl, scrubSecrets } from './redact.js';
 export { MAX_TIMER_MS, MAX_TIMER_SECONDS, clampTimerMs } from './timer-limits.js';
+export { EXEC_MODES, isExecMode, type ExecMode } from './exec-mode.js';
+export { OVERFLOW_POLICIES, type OverflowPolicy } from './overflow-policy.js';
 export { createNoopLogger, type LogFn, type LogLevel, type Logger } from './logger.js';
 export {
   classifyCloseCode,

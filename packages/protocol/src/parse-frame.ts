@@ -1,3 +1,4 @@
+import { errorMessage } from './error-message.js';
 import type { z } from 'zod';
 import { ErrorCode } from './error-codes.js';
 import { isKnownFrameType, payloadSchemas, type Frame } from './payload-schemas.js';
@@ -69,7 +70,7 @@ export function parseFrame(raw: unknown, options: ParseFrameOptions = {}): Parse
     } catch (err) {
       return {
         ok: false,
-        error: { code: ErrorCode.FRAME_INVALID, stage: 'json', message: `not JSON: ${(err as Error).message}` },
+        error: { code: ErrorCode.FRAME_INVALID, stage: 'json', message: `not JSON: ${errorMessage(err)}` },
       };
     }
   }

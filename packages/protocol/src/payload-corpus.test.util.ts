@@ -6,6 +6,7 @@
 import { FrameType, type KnownFrameType } from './frame-types.js';
 
 /** Drafts are free-form JSON edited by path in the cases, hence `any`. */
+// biome-ignore lint/suspicious/noExplicitAny: drafts are edited by path, any shape goes
 export type Draft = any;
 /** A JSON object. */
 export type Json = Record<string, unknown>;

@@ -98,7 +98,9 @@ function collect(value: unknown, node: Schema, root: Schema, resolve: RefResolve
       out.push({ path, label: 'under minItems', valid: false, replacement: [] });
     }
     if (isPlainObject(node.items)) {
-      value.slice(0, 2).forEach((item, index) => collect(item, node.items as Schema, root, resolve, [...path, index], out));
+      value.slice(0, 2).forEach((item, index) => {
+        collect(item, node.items as Schema, root, resolve, [...path, index], out);
+      });
     }
   } else if (isPlainObject(value)) {
     const properties = isPlainObject(node.properties) ? (node.properties as Record<string, Schema>) : {};

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createNoopLogger } from './logger.js';
 import { classifyCloseCode, classifyHttpStatus } from './transport.js';
 
-describe('classifyHttpStatus (PROTOCOL.md §4)', () => {
+describe('classifyHttpStatus (docs/protocol.md §4)', () => {
   it.each([
     [401, 'auth'],
     [403, 'auth'],

@@ -1,7 +1,7 @@
 import type { AstraError } from './astra-error.js';
 
 /**
- * How a connection failure is classified (PROTOCOL.md §4): `auth` (HTTP
+ * How a connection failure is classified (docs/protocol.md §4): `auth` (HTTP
  * 401/403 on upgrade, `E.AUTH.*` resets), `protocol` (HTTP 400/404/426, a
  * protocol violation) or `network` (everything else). `none` marks a normal
  * closure (code 1000), whichever side asked for it.
@@ -58,7 +58,7 @@ export interface Transport {
   connect(handlers: TransportHandlers, options?: TransportConnectOptions): Promise<TransportConnection>;
 }
 
-/** Classifies an HTTP status from a refused WebSocket upgrade (PROTOCOL.md §4). */
+/** Classifies an HTTP status from a refused WebSocket upgrade (docs/protocol.md §4). */
 export function classifyHttpStatus(status: number): FailureClass {
   if (status === 401 || status === 403) return 'auth';
   if (status === 400 || status === 404 || status === 426) return 'protocol';

@@ -9,7 +9,7 @@ function bitsOf(bitmap: bigint): number[] {
   return out;
 }
 
-/** PROTOCOL.md §5: bit i of the bitmap ⇔ frame `base + 1 + i` is buffered. */
+/** docs/protocol.md §5: bit i of the bitmap ⇔ frame `base + 1 + i` is buffered. */
 function expectBitmapMatches(window: ReceiveWindow<unknown>, held: Set<number>): void {
   const expected = [...held].map((seq) => seq - window.base - 1).sort((a, b) => a - b);
   expect(bitsOf(window.bitmap)).toEqual(expected);

@@ -1,5 +1,5 @@
 /**
- * Sliding-window primitives of PROTOCOL.md §5. Pure data structures: no
+ * Sliding-window primitives of docs/protocol.md §5. Pure data structures: no
  * timers, no I/O; the session layer drives them.
  */
 

@@ -1,6 +1,7 @@
 import type { ManifestAdapter, ManifestNode } from '@astraflow/protocol';
 import { describe, expect, it } from 'vitest';
 import { AdapterRegistry } from './adapter-registry.js';
+import { HANDLER_LOADER_URL } from './load-handler.js';
 import type { RegisteredHandler } from './types.js';
 
 function handler(packageName: string, packageVersion: string, nodeType: string, runtime = 'node'): RegisteredHandler {
@@ -29,6 +30,7 @@ function handler(packageName: string, packageVersion: string, nodeType: string, 
     isAsync: false,
     execMode: undefined,
     metadata: {},
+    loaderUrl: HANDLER_LOADER_URL,
   };
 }
 

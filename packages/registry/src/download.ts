@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { AstraError, ErrorCode, redactUrl } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage, redactUrl } from '@astraflow/protocol';
 import { getGlobalDispatcher, interceptors, request } from 'undici';
 
 /** Limits and target of one download. */
@@ -75,11 +75,11 @@ async function downloadFile(options: DownloadOptions, where: string): Promise<Do
   } catch (cause) {
     throw new AstraError(ErrorCode.PKG_INVALID, `${where} is not a local file URL`, { cause });
   }
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch (cause) {
-    const reason = errorCode(cause) === 'ENOENT' ? 'no such file' : cause instanceof Error ? cause.message : String(cause);
+    const reason = errorCode(cause) === 'ENOENT' ? 'no such file' : errorMessage(cause);
     throw new AstraError(ErrorCode.PKG_DOWNLOAD, `cannot read ${where}: ${reason}`, { cause });
   }
   if (!info.isFile()) throw new AstraError(ErrorCode.PKG_DOWNLOAD, `cannot read ${where}: not a regular file`);
@@ -89,7 +89,7 @@ async function downloadFile(options: DownloadOptions, where: string): Promise<Do
     await pipeline(createReadStream(path), meter, createWriteStream(options.dest));
   } catch (cause) {
     if (AstraError.isInstance(cause)) throw cause;
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     throw new AstraError(ErrorCode.PKG_DOWNLOAD, `cannot copy ${where}: ${reason}`, { cause });
   }
   return { bytes: meter.bytes, sha256: meter.digest() };
@@ -108,7 +108,7 @@ async function downloadHttp(options: DownloadOptions, where: string): Promise<Do
     const withCode = code !== undefined && !reason.includes(code) ? `${reason} (${code})` : reason;
     return new AstraError(ErrorCode.PKG_DOWNLOAD, `download of ${where} failed: ${withCode}`, { cause });
   };
-  let response;
+  let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(options.url, {
       method: 'GET',

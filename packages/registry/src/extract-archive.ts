@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import { Parser, Unpack, type ReadEntry } from 'tar';
 import { isInside } from './entrypoint.js';
 
@@ -106,7 +106,7 @@ export class ArchiveEntryPolicy {
 function mapTarError(err: unknown): AstraError {
   if (AstraError.isInstance(err)) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   if (code === 'TAR_SYMLINK_ERROR') {
     return new AstraError(ErrorCode.PKG_PERMISSION, `archive writes through a symbolic link: ${message}`, { cause: err });
   }

@@ -23,7 +23,7 @@
 export { AdapterRegistry, createAdapterRegistry, type AdapterRegistryOptions } from './adapter-registry.js';
 export { detectArchiveFormat, detectArchiveFormatFromBytes, type ArchiveFormat } from './archive-format.js';
 export { resolveEntrypoint, type EntrypointLocation } from './entrypoint.js';
-export { loadHandler, type LoadedHandler, type LoadHandlerOptions } from './load-handler.js';
+export { HANDLER_LOADER_URL, loadHandler, type LoadedHandler, type LoadHandlerOptions } from './load-handler.js';
 export { inspectPackageFolder, type PackageInspection } from './inspect-package.js';
 export { checkNodeRequirement, type RequirementCheck } from './node-requirement.js';
 export {
@@ -37,5 +37,5 @@ export {
   type PackageManagerOptions,
   type PackageRef,
 } from './package-manager.js';
-export type { ExecMode, HandlerFunction, HandlerLease, HandlerResolver, RegisteredHandler } from './types.js';
+export type { HandlerFunction, HandlerLease, RegisteredHandler } from './types.js';
 export { compareVersions } from './versions.js';

@@ -21,7 +21,7 @@ export interface PackageInspection {
 
 /**
  * Checks an unpacked package folder the way the worker does at install
- * (WORKER.md §Packages): `manifest.json` against the manifest schema and
+ * (README, "Writing node packages"): `manifest.json` against the manifest schema and
  * its cross-field rules, the Node.js range, every adapter entrypoint inside
  * the folder and importable, every node's handler exported. It runs the
  * package's module code (imports), as the install does. Throws the install's

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import type { HandlerFunction } from './types.js';
 
 /** Options of {@link loadHandler}. */
@@ -26,6 +26,12 @@ export interface LoadedHandler {
   /** `fn.constructor.name === 'AsyncFunction'` (checked on the unbound function). */
   isAsync: boolean;
 }
+
+/**
+ * URL of this module, carried by every `RegisteredHandler` as `loaderUrl`:
+ * the runner's worker threads import it to call {@link loadHandler}.
+ */
+export const HANDLER_LOADER_URL: string = import.meta.url;
 
 const requireFromHere = createRequire(import.meta.url);
 /** Cache key last loaded per package folder, in this thread. */
@@ -97,7 +103,7 @@ function instanceOf(cls: new () => object, label: string): object {
   try {
     created = new cls();
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     throw new AstraError(ErrorCode.PKG_INVALID, `could not instantiate ${label} (no arguments): ${reason}`, { cause });
   }
   instances.set(cls, created);
@@ -140,7 +146,7 @@ export async function importAdapterModule(modulePath: string, options: LoadHandl
   try {
     return (await import(href)) as Record<string, unknown>;
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     throw new AstraError(ErrorCode.PKG_INVALID, `cannot load adapter module ${modulePath}: ${reason}`, { cause });
   }
 }

@@ -1,11 +1,11 @@
 import { AstraError, ErrorCode, type Manifest, type ManifestAdapter } from '@astraflow/protocol';
 import { foreignEntrypointLocation, resolveEntrypoint, type EntrypointLocation } from './entrypoint.js';
-import { importAdapterModule, loadHandler } from './load-handler.js';
+import { HANDLER_LOADER_URL, importAdapterModule, loadHandler } from './load-handler.js';
 import { execModeOf } from './read-manifest.js';
 import type { RegisteredHandler } from './types.js';
 
 /**
- * The runtime a manifest targets (WORKER.md §Packages): `node` when it has a `node` block (the
+ * The runtime a manifest targets (README, "Writing node packages"): `node` when it has a `node` block (the
  * older form), or when every adapter says `metadata.runtime: "node"` (the catalog-compatible form,
  * whose `python` block only satisfies the scheduler's schema); else the runtime its adapters name,
  * else `python`.
@@ -115,6 +115,7 @@ export async function buildHandlers(input: BuildHandlersInput): Promise<Register
       execMode: execModeOf(node.config, adapter.metadata),
       metadata: { ...(adapter.metadata ?? {}), ...(node.config ?? {}) },
       cacheKey,
+      loaderUrl: HANDLER_LOADER_URL,
     });
   }
   return handlers;

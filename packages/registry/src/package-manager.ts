@@ -20,7 +20,7 @@ import { checkNodeRequirement } from './node-requirement.js';
 import { buildHandlers, locateAdapters, manifestRuntime, nodeRequirementOf } from './package-handlers.js';
 import { readManifest, type LoadedManifest } from './read-manifest.js';
 import { SerialQueue } from './serial-queue.js';
-import type { HandlerLease, HandlerResolver } from './types.js';
+import type { HandlerLease } from './types.js';
 import { comparePackageRefs, isValidPackageName, isValidPackageVersion } from './versions.js';
 
 /** Options of {@link createPackageManager}. */
@@ -95,7 +95,7 @@ export interface PackageInventory {
  * adapter registry in step. Operations on one package name run one at a
  * time; different names proceed in parallel.
  */
-export interface PackageManager extends HandlerResolver {
+export interface PackageManager {
   /** The registry this manager fills. */
   readonly registry: AdapterRegistry;
   /** The absolute packages folder. */

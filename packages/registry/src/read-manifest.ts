@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AstraError, ErrorCode, ManifestSchema, type Manifest } from '@astraflow/protocol';
-import type { ExecMode } from './types.js';
+import { AstraError, ErrorCode, errorMessage, isExecMode, ManifestSchema, type ExecMode, type Manifest } from '@astraflow/protocol';
 
 /** A validated manifest, and the JSON object it was parsed from (what `control.register` carries). */
 export interface LoadedManifest {
@@ -9,7 +8,6 @@ export interface LoadedManifest {
   raw: Record<string, unknown>;
 }
 
-const EXEC_MODES: readonly string[] = ['auto', 'inline', 'thread'];
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** `node.config.exec_mode`, else `adapter.metadata.exec_mode`, when either is set. */
@@ -18,7 +16,7 @@ export function execModeOf(
   adapterMetadata: Record<string, unknown> | undefined,
 ): ExecMode | undefined {
   const value = nodeConfig?.['exec_mode'] ?? adapterMetadata?.['exec_mode'];
-  return typeof value === 'string' && EXEC_MODES.includes(value) ? (value as ExecMode) : undefined;
+  return isExecMode(value) ? value : undefined;
 }
 
 /** Cross-field rules the schema cannot express. Throws `E.PKG.INVALID`. */
@@ -29,7 +27,7 @@ export function checkManifestConsistency(manifest: Manifest): void {
     if (adapters.has(adapter.name)) problems.push(`adapter "${adapter.name}" is declared twice`);
     adapters.add(adapter.name);
     const mode = adapter.metadata?.['exec_mode'];
-    if (mode !== undefined && !EXEC_MODES.includes(mode as string)) {
+    if (mode !== undefined && !isExecMode(mode)) {
       problems.push(`adapter "${adapter.name}": metadata.exec_mode must be auto, inline or thread`);
     }
   }
@@ -39,7 +37,7 @@ export function checkManifestConsistency(manifest: Manifest): void {
     types.add(node.type);
     if (!adapters.has(node.adapter)) problems.push(`node "${node.type}" uses unknown adapter "${node.adapter}"`);
     const mode = node.config?.['exec_mode'];
-    if (mode !== undefined && !EXEC_MODES.includes(mode as string)) {
+    if (mode !== undefined && !isExecMode(mode)) {
       problems.push(`node "${node.type}": config.exec_mode must be auto, inline or thread`);
     }
   }
@@ -74,7 +72,7 @@ export async function readManifest(root: string): Promise<LoadedManifest> {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new AstraError(ErrorCode.PKG_INVALID, `manifest.json is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new AstraError(ErrorCode.PKG_INVALID, `manifest.json is not valid JSON: ${errorMessage(cause)}`, { cause });
   }
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {

@@ -1,7 +1,4 @@
-import type { ManifestAdapter, ManifestNode } from '@astraflow/protocol';
-
-/** Where a handler runs: on the main event loop, in a worker thread, or chosen by its kind. */
-export type ExecMode = 'auto' | 'inline' | 'thread';
+import type { ExecMode, ManifestAdapter, ManifestNode } from '@astraflow/protocol';
 
 /** A node handler: receives the execution context, returns (or resolves to) its result. */
 export type HandlerFunction = (ctx: never) => unknown;
@@ -41,24 +38,18 @@ export interface RegisteredHandler {
    * to `loadHandler` so a re-installed package never runs stale cached modules.
    */
   cacheKey?: string | undefined;
+  /** URL of this package's `load-handler` module: worker threads import its `loadHandler` to load the same function. */
+  loaderUrl: string;
 }
 
 /**
  * A hold on an installed version while a task uses it: uninstall waits for
- * every lease of a version to be released before removing its files.
+ * every lease of a version to be released before removing its files. It
+ * satisfies the runner's `HandlerLease`, as the package manager satisfies its
+ * `HandlerResolver`.
  */
 export interface HandlerLease {
   readonly handler: RegisteredHandler;
   /** Idempotent. */
   release(): void;
-}
-
-/**
- * What the runner needs from the package manager: resolve a node to its
- * handler and hold its version for the duration of a task. Throws an
- * `AstraError` (`E.PKG.NOT_FOUND`, `E.PKG.UNINSTALLING`,
- * `E.PKG.RUNTIME_UNSUPPORTED`) with a message listing what is available.
- */
-export interface HandlerResolver {
-  acquire(packageName: string, packageVersion: string, nodeType: string): HandlerLease;
 }

@@ -1,5 +1,5 @@
 import type { AstraError, Logger } from '@astraflow/protocol';
-import type { RegisteredHandler } from '@astraflow/registry';
+import type { ResolvedHandler } from './handler-resolver.js';
 import type { FeedbackChannel } from './feedback-channel.js';
 import type { NormalizedResult } from './normalize-result.js';
 import type { HandlerResources } from './resource-registry.js';
@@ -30,7 +30,7 @@ export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' 
 
 /** What both execution modes need to run one handler. */
 export interface ExecutionEnv {
-  handler: RegisteredHandler;
+  handler: ResolvedHandler;
   context: ContextData;
   logger: Logger;
   feedback: FeedbackChannel;

@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, createNoopLogger } from '@astraflow/protocol';
+import { AstraError, ErrorCode, createNoopLogger, errorMessage } from '@astraflow/protocol';
 import type { FeedbackChunk, Logger } from '@astraflow/protocol';
 import { checkTextChunk, parseFeedbackBody } from './feedback-body.js';
 import type { FeedbackBody, FeedbackChannelName, HandlerFeedback } from './types.js';
@@ -249,7 +249,7 @@ export class FeedbackChannel implements HandlerFeedback {
           } catch (error) {
             segment.failure ??= error;
             this.#logger.warn(
-              { err: error instanceof Error ? error.message : String(error) },
+              { err: errorMessage(error) },
               'feedback frame was not accepted',
             );
           }
@@ -303,7 +303,7 @@ export class FeedbackChannel implements HandlerFeedback {
       ? cause
       : new AstraError(
           ErrorCode.RUNNER_FAILURE,
-          `feedback frame was not accepted: ${cause instanceof Error ? cause.message : String(cause)}`,
+          `feedback frame was not accepted: ${errorMessage(cause)}`,
           { cause },
         );
     for (const waiter of segment.waiters) waiter.reject(error);

@@ -5,9 +5,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
-import type { ExecDispatchPayload, LogLevel, Logger, ManifestAdapter, ManifestNode } from '@astraflow/protocol';
-import { loadHandler } from '@astraflow/registry';
-import type { ExecMode, HandlerLease, HandlerResolver, RegisteredHandler } from '@astraflow/registry';
+import type { ExecDispatchPayload, LogLevel, Logger } from '@astraflow/protocol';
+import type { ExecMode } from '@astraflow/protocol';
+import { HANDLER_LOADER_URL, loadHandler } from '@astraflow/registry';
+import type { HandlerLease, HandlerResolver, ResolvedHandler } from './handler-resolver.js';
 
 /** Absolute path of the fixture handler module. */
 export const FIXTURE_MODULE = fileURLToPath(new URL('../test-fixtures/handlers.mjs', import.meta.url));
@@ -16,7 +17,7 @@ export const FIXTURE_MODULE = fileURLToPath(new URL('../test-fixtures/handlers.m
 export async function fixtureHandler(
   handlerName: string,
   options: { nodeType?: string; execMode?: ExecMode; exportName?: string; metadata?: Record<string, unknown> } = {},
-): Promise<RegisteredHandler> {
+): Promise<ResolvedHandler> {
   const loaded = await loadHandler(FIXTURE_MODULE, options.exportName, handlerName);
   const nodeType = options.nodeType ?? handlerName;
   return {
@@ -24,8 +25,6 @@ export async function fixtureHandler(
     packageVersion: '1.0.0',
     nodeType,
     runtime: 'node',
-    node: { type: nodeType, handler: handlerName } as unknown as ManifestNode,
-    adapter: { name: 'fixtures' } as unknown as ManifestAdapter,
     packageRoot: fileURLToPath(new URL('../test-fixtures/', import.meta.url)),
     modulePath: FIXTURE_MODULE,
     exportName: options.exportName,
@@ -34,6 +33,7 @@ export async function fixtureHandler(
     isAsync: loaded.isAsync,
     execMode: options.execMode,
     metadata: options.metadata ?? { source: 'fixture' },
+    loaderUrl: HANDLER_LOADER_URL,
   };
 }
 
@@ -46,7 +46,7 @@ export interface FixtureResolver extends HandlerResolver {
 }
 
 /** Builds a {@link FixtureResolver}; unknown node types throw `E.PKG.NOT_FOUND` like the real one. */
-export function createFixtureResolver(handlers: RegisteredHandler[]): FixtureResolver {
+export function createFixtureResolver(handlers: ResolvedHandler[]): FixtureResolver {
   const byType = new Map(handlers.map((handler) => [handler.nodeType, handler]));
   let acquired = 0;
   let released = 0;

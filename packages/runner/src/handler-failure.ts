@@ -1,11 +1,10 @@
-import { AstraError, ErrorCode, ProtocolErrorCode } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
+import { AstraError, ErrorCode, ProtocolErrorCode, errorMessage } from '@astraflow/protocol';
 
 const PROTOCOL_CODES: ReadonlySet<string> = new Set(Object.values(ProtocolErrorCode));
 
 /**
  * The error a handler failure is answered with: a handler's `AstraError`
- * keeps its code only when it is a protocol code (PROTOCOL.md §7) the
+ * keeps its code only when it is a protocol code (docs/protocol.md §7) the
  * scheduler understands; everything else is `E.RUNNER.FAILURE` with the
  * thrown message.
  */

@@ -50,6 +50,7 @@ export {
   type ResourceRegistryOptions,
   type ResourceSpec,
 } from './resource-registry.js';
+export type { HandlerLease, HandlerLoader, HandlerResolver, ResolvedHandler } from './handler-resolver.js';
 export type {
   FeedbackBody,
   FeedbackChannelName,

@@ -1,5 +1,4 @@
-import { AstraError, ErrorCode } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
 import { handlerFailure } from './handler-failure.js';
 import { buildNextCall } from './next-call.js';

@@ -1,5 +1,5 @@
+import { errorMessage } from '@astraflow/protocol';
 import type { LogFn, LogLevel, Logger } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
 import type { ThreadToMain } from './thread-messages.js';
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { AstraError, ErrorCode, type ResourceRef } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage, type ResourceRef } from '@astraflow/protocol';
 
-/** What a handler registers (WORKER.md §Resources). */
+/** What a handler registers (the runner README, "Resources"). */
 export interface ResourceSpec {
   resourceId: string;
   type: string;
@@ -126,7 +126,7 @@ function plainCopy(value: Record<string, unknown> | undefined): Record<string, u
 }
 
 /**
- * Creates the worker-local resource registry of WORKER.md §Resources (what
+ * Creates the worker-local resource registry of the runner README, "Resources" (what
  * the Python worker keeps): handlers register things that outlive a task,
  * dispatches lease them through `resource_refs`, heartbeats count them.
  *
@@ -210,7 +210,7 @@ export function createResourceRegistry(options: ResourceRegistryOptions = {}): R
         if (!info.isFile()) throw new Error('not a regular file');
         size = info.size;
       } catch (cause) {
-        throw new AstraError(ErrorCode.RUNNER_FAILURE, `resources: cannot register ${path}: ${(cause as Error).message}`, { cause });
+        throw new AstraError(ErrorCode.RUNNER_FAILURE, `resources: cannot register ${path}: ${errorMessage(cause)}`, { cause });
       }
       return register({ ...spec, resourceId: spec.resourceId ?? randomUUID(), type: spec.type ?? 'file', path, sizeBytes: size });
     },

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AstraError } from '@astraflow/protocol';
 import type { ExecDispatchPayload } from '@astraflow/protocol';
-import type { RegisteredHandler } from '@astraflow/registry';
+import type { ResolvedHandler } from './handler-resolver.js';
 import {
   createFixtureResolver,
   createRecordingLogger,
@@ -26,7 +26,7 @@ const ASYNC = ['echoAsync', 'contextDump', 'throwsCode', 'waitForAbort', 'ignore
 
 beforeAll(async () => {
   dataRoot = await mkdtemp(path.join(tmpdir(), 'runner-test-'));
-  const handlers: RegisteredHandler[] = [];
+  const handlers: ResolvedHandler[] = [];
   for (const name of [...SYNC, ...ASYNC, 'contextDumpSync', 'busyForever', 'full']) {
     handlers.push(await fixtureHandler(name));
     handlers.push(await fixtureHandler(name, { nodeType: `${name}.inline`, execMode: 'inline' }));
@@ -104,7 +104,7 @@ describe('createRunner: results', () => {
       chain_index: 1,
       resource_refs: [{ resource_id: 'res', worker_name: 'w-test', type: 'blob' }],
     };
-    // A ref must name a resource registered on this worker (WORKER.md §Resources).
+    // A ref must name a resource registered on this worker (the runner README, "Resources").
     expectResult((await run('usesResources', { id: 'res' })).outcome);
     const { outcome } = await run('contextDump', { p: 1 }, { dispatch });
     const result = expectResult(outcome);

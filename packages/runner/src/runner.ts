@@ -1,7 +1,15 @@
-import { AstraError, ErrorCode, ExecErrorPayloadSchema, ExecResultPayloadSchema, clampTimerMs, createNoopLogger } from '@astraflow/protocol';
-import type { ExecErrorPayload, ExecResultPayload } from '@astraflow/protocol';
-import type { ExecMode, HandlerLease, RegisteredHandler } from '@astraflow/registry';
-import { errorMessage } from './error-message.js';
+import {
+  AstraError,
+  ErrorCode,
+  ExecErrorPayloadSchema,
+  ExecResultPayloadSchema,
+  clampTimerMs,
+  createNoopLogger,
+  isExecMode,
+  errorMessage,
+} from '@astraflow/protocol';
+import type { ExecErrorPayload, ExecMode, ExecResultPayload } from '@astraflow/protocol';
+import type { HandlerLease, ResolvedHandler } from './handler-resolver.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
 import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
 import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';
@@ -16,7 +24,6 @@ import type { RunOutcome, RunTask, Runner, RunnerOptions } from './types.js';
 /** Longest wait for queued feedback before the outcome is returned. */
 export const FEEDBACK_FLUSH_TIMEOUT_MS = 2000;
 
-const EXEC_MODES: ReadonlySet<string> = new Set<ExecMode>(['auto', 'inline', 'thread']);
 
 /**
  * Where a handler runs: the node/adapter setting (already merged into
@@ -24,7 +31,7 @@ const EXEC_MODES: ReadonlySet<string> = new Set<ExecMode>(['auto', 'inline', 'th
  * inline and plain functions in a thread.
  */
 export function resolveExecMode(
-  handler: Pick<RegisteredHandler, 'execMode' | 'isAsync'>,
+  handler: Pick<ResolvedHandler, 'execMode' | 'isAsync'>,
   defaultMode: ExecMode = 'auto',
 ): 'inline' | 'thread' {
   const mode = handler.execMode ?? defaultMode;
@@ -62,7 +69,7 @@ function abortStage(error: AstraError): FailureStage {
 export function createRunner(options: RunnerOptions): Runner {
   const baseLogger = options.logger ?? createNoopLogger();
   const defaultMode = options.defaultExecMode ?? 'auto';
-  if (!EXEC_MODES.has(defaultMode)) {
+  if (!isExecMode(defaultMode)) {
     throw new AstraError(ErrorCode.CONFIG_INVALID, `defaultExecMode must be auto, inline or thread, got ${String(defaultMode)}`);
   }
   const pool = createThreadPool(options.threads);
@@ -144,7 +151,7 @@ export function createRunner(options: RunnerOptions): Runner {
       else void execution.finished.then(releaseAll);
     }
 
-    async function runLeased(handler: RegisteredHandler): Promise<RunOutcome> {
+    async function runLeased(handler: ResolvedHandler): Promise<RunOutcome> {
       if (handler.fn === undefined) {
         return errorOutcome(
           'resolve',
@@ -267,7 +274,7 @@ export function createRunner(options: RunnerOptions): Runner {
       return resultOutcome(first.result, handler, execMode);
     }
 
-    function resultOutcome(result: NormalizedResult, handler: RegisteredHandler, mode: 'inline' | 'thread'): RunOutcome {
+    function resultOutcome(result: NormalizedResult, handler: ResolvedHandler, mode: 'inline' | 'thread'): RunOutcome {
       const payload: ExecResultPayload = {
         run_id: dispatch.run_id,
         task_id: dispatch.task_id,
@@ -314,6 +321,7 @@ export function createRunner(options: RunnerOptions): Runner {
           handlerName: h.handlerName,
           cacheKey: h.cacheKey,
           packageRoot: h.packageRoot,
+          loaderUrl: h.loaderUrl,
         })),
       );
       baseLogger.debug({ threads: warmed, handlers: threaded.length }, 'thread pool warmed');

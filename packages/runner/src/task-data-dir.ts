@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 
 const SAFE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
 
@@ -42,7 +42,7 @@ export async function ensureTaskDataDir(root: string, runId: string, taskId: str
   } catch (error) {
     throw new AstraError(
       ErrorCode.RUNNER_FAILURE,
-      `cannot create task data folder ${dir}: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot create task data folder ${dir}: ${errorMessage(error)}`,
       { cause: error },
     );
   }

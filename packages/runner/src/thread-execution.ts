@@ -1,7 +1,6 @@
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import type { Logger } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
 import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
 import { handlerFailureFromWire } from './handler-failure.js';
 import { enabledLevels } from './port-logger.js';
@@ -129,6 +128,7 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
       handlerName: handler.handlerName,
       cacheKey: handler.cacheKey,
       packageRoot: handler.packageRoot,
+      loaderUrl: handler.loaderUrl,
       context,
       port: port2,
     },

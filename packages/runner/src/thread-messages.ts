@@ -1,7 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
-import { AstraError } from '@astraflow/protocol';
+import { AstraError, errorMessage } from '@astraflow/protocol';
 import type { LogLevel } from '@astraflow/protocol';
-import { errorMessage } from './error-message.js';
 import type { NormalizedResult } from './normalize-result.js';
 import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextCall } from './types.js';
 
@@ -25,13 +24,15 @@ export interface ThreadTask {
   /** `RegisteredHandler.cacheKey`: identifies the installation, so a re-install is loaded afresh. */
   cacheKey: string | undefined;
   packageRoot: string;
+  /** `ResolvedHandler.loaderUrl`: the module whose `loadHandler` the thread uses. */
+  loaderUrl: string;
   context: ThreadContextData;
   /** The thread's end of the task's bridge; transferred. */
   port: MessagePort;
 }
 
 /** Where a handler's module lives: enough to load it inside a thread. */
-export type ThreadHandlerRef = Pick<ThreadTask, 'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot'>;
+export type ThreadHandlerRef = Pick<ThreadTask, 'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot' | 'loaderUrl'>;
 
 /** Loads handler modules into a thread ahead of its first task (pool pre-warm); replies `{"warmed": n}`. */
 export interface WarmTask {

@@ -7,8 +7,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
 import type { LogLevel } from '@astraflow/protocol';
-import { loadHandler } from '@astraflow/registry';
 import { checkTextChunk, parseFeedbackBody } from './feedback-body.js';
+import type { HandlerLoader } from './handler-resolver.js';
 import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
 import { createPortLogger } from './port-logger.js';
@@ -30,16 +30,33 @@ import type { FeedbackBody, FeedbackChannelName, HandlerContext, NextOptions } f
 type Handler = (ctx: HandlerContext) => unknown;
 
 const handlers = new Map<string, Promise<Handler>>();
+const loaders = new Map<string, Promise<HandlerLoader>>();
+
+/** The resolver's loader module (trusted code named by the resolver, never by a package), imported once per thread. */
+function loaderAt(url: string): Promise<HandlerLoader> {
+  let entry = loaders.get(url);
+  if (entry === undefined) {
+    entry = import(url).then((mod: { loadHandler?: unknown }) => {
+      if (typeof mod.loadHandler !== 'function') {
+        throw new AstraError(ErrorCode.RUNNER_FAILURE, `handler loader ${url} exports no loadHandler function`);
+      }
+      return mod.loadHandler as HandlerLoader;
+    });
+    entry.catch(() => loaders.delete(url));
+    loaders.set(url, entry);
+  }
+  return entry;
+}
 
 function getHandler(task: ThreadHandlerRef): Promise<Handler> {
   const key = [task.modulePath, task.exportName ?? '', task.handlerName, task.cacheKey ?? ''].join('\u0000');
   let entry = handlers.get(key);
   if (entry === undefined) {
     // The cache key makes a re-installed package load its new files rather than Node's cached module.
-    entry = loadHandler(task.modulePath, task.exportName, task.handlerName, {
+    entry = loaderAt(task.loaderUrl).then((loadHandler) => loadHandler(task.modulePath, task.exportName, task.handlerName, {
       cacheKey: task.cacheKey,
       packageRoot: task.packageRoot,
-    }).then(({ fn }) => fn as Handler);
+    })).then(({ fn }) => fn as Handler);
     // A failed load is not cached: the next task may find the module fixed.
     entry.catch(() => handlers.delete(key));
     handlers.set(key, entry);

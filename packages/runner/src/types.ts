@@ -6,7 +6,8 @@ import type {
   Logger,
   ResourceRef,
 } from '@astraflow/protocol';
-import type { ExecMode, HandlerResolver, RegisteredHandler } from '@astraflow/registry';
+import type { ExecMode } from '@astraflow/protocol';
+import type { HandlerResolver, ResolvedHandler } from './handler-resolver.js';
 import type { HandlerResources, ResourceHandle, ResourceRegistry } from './resource-registry.js';
 
 /** A `biz.exec.feedback` payload without the ids (the worker adds `run_id`/`task_id`). */
@@ -40,7 +41,7 @@ export interface HandlerFeedback {
   emitText(text: string, channel?: FeedbackChannelName): void;
 }
 
-/** The context a handler receives (WORKER.md §Handler contract). */
+/** The context a handler receives (README, "The handler contract"). */
 export interface HandlerContext {
   runId: string;
   taskId: string;
@@ -62,7 +63,7 @@ export interface HandlerContext {
   /** The dispatch's `resource_refs`, leased for this task (released when it ends). Plain data. */
   leasedResources: ResourceHandle[];
   /**
-   * The worker-local resource registry (WORKER.md §Resources). Every call is asynchronous: in
+   * The worker-local resource registry (the runner README, "Resources"). Every call is asynchronous: in
    * `thread` mode it crosses to the main thread, so specs and metadata must be structured-cloneable
    * plain data, and what comes back is a copy ({@link ResourceHandle}), never a shared object.
    */
@@ -162,7 +163,7 @@ export interface Runner {
    * (call it when packages load): threads start and load those modules now,
    * not on the first task. Resolves with the threads warmed; never rejects.
    */
-  prewarm(handlers: readonly RegisteredHandler[]): Promise<number>;
+  prewarm(handlers: readonly ResolvedHandler[]): Promise<number>;
   /** Destroys the thread pool; running thread tasks end with `E.RUNNER.CANCELLED`. */
   close(): Promise<void>;
 }

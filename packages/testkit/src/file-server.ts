@@ -3,7 +3,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { AstraError, createNoopLogger, ErrorCode, type Logger } from '@astraflow/protocol';
+import { AstraError, createNoopLogger, ErrorCode, type Logger, errorMessage } from '@astraflow/protocol';
 
 /** A running {@link startFileServer}. */
 export interface FileServer {
@@ -48,7 +48,7 @@ export async function startFileServer(dir: string, options: FileServerOptions = 
     root = await realpath(dir);
     if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
   } catch (err) {
-    throw new AstraError(ErrorCode.CONFIG_INVALID, `cannot serve ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `cannot serve ${dir}: ${errorMessage(err)}`, { cause: err });
   }
   const requests: string[] = [];
 

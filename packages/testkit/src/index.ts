@@ -35,7 +35,7 @@ export type {
   SchedulerFrameListener,
   SchedulerSendOptions,
   SchedulerSessionState,
-} from '@astraflow/transport-dummy';
+} from '@astraflow/scheduler-sim';
 export {
   createRunCoordinator,
   type NodeStatus,

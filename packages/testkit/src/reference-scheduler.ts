@@ -24,7 +24,7 @@ import {
   type SchedulerFrameListener,
   type SchedulerSendOptions,
   type SchedulerSessionState,
-} from '@astraflow/transport-dummy';
+} from '@astraflow/scheduler-sim';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { FaultLane, noFaults, type Faults } from './faults.js';
 import { startFileServer, type FileServer } from './file-server.js';
@@ -183,8 +183,8 @@ function textOf(data: RawData): string {
 
 /**
  * Starts a reference AstraFlow scheduler on a real WebSocket server, for
- * end-to-end tests of workers. It plays the scheduler side of PROTOCOL.md
- * §3–§5 (through the engine of `@astraflow/transport-dummy`), retransmits
+ * end-to-end tests of workers. It plays the scheduler side of docs/protocol.md
+ * §3–§5 (through the engine of `@astraflow/scheduler-sim`), retransmits
  * unacked frames, validates everything the worker sends, and injects
  * reproducible faults.
  *

@@ -69,7 +69,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /**
  * Reproduces what the existing AstraFlow scheduler does with each answer
- * (PROTOCOL.md §6, "What the existing scheduler does with an answer"):
+ * (docs/protocol.md §6, "What the existing scheduler does with an answer"):
  * a `biz.exec.result` records the node's outcome; `E.RUNNER.CANCELLED` resets
  * the node and dispatches it again (here: to the next worker of the fleet, after
  * `retry_after_ms` when given); `E.CMD.CONCURRENCY_VIOLATION` is ignored in

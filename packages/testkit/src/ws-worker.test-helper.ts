@@ -1,48 +1,20 @@
-// Test support (not shipped: dist/**/*.test.* is excluded from the package).
+// Test support (not shipped: package.json `files` excludes dist/**/*.test-*).
 // A hand-driven worker on a real `ws` client: each test says exactly which frames it sends.
 import {
   buildFrame,
   FrameType,
   parseFrame,
-  type ExecDispatchPayload,
   type Frame,
   type PayloadOf,
 } from '@astraflow/protocol';
-import { FrameLog } from '@astraflow/transport-dummy';
+import { FrameLog, scriptedHandshake, scriptedRegister } from '@astraflow/scheduler-sim';
 import { WebSocket } from 'ws';
 
-export const handshakePayload = (opts: { token?: string; instanceId?: string } = {}) => ({
-  protocol: 1,
-  auth: { mode: 'token' as const, ...(opts.token !== undefined ? { token: opts.token } : {}) },
-  worker: {
-    worker_name: 'ws-scripted',
-    version: '0.0.0',
-    hostname: 'localhost',
-    ...(opts.instanceId !== undefined ? { worker_instance_id: opts.instanceId } : {}),
-  },
-});
-
-export const registerPayload = {
-  capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-};
-
-export const dispatchPayload = (task: string): ExecDispatchPayload => ({
-  run_id: 'run-1',
-  task_id: task,
-  node_id: `node-${task}`,
-  node_type: 'echo',
-  package_name: 'demo',
-  package_version: '1.0.0',
-  parameters: {},
-  constraints: {},
-});
-
-export const resultPayload = (task: string) => ({
-  run_id: 'run-1',
-  task_id: task,
-  status: 'SUCCEEDED' as const,
-  result: { task },
-});
+export {
+  scriptedDispatch as dispatchPayload,
+  scriptedRegister as registerPayload,
+  scriptedResult as resultPayload,
+} from '@astraflow/scheduler-sim';
 
 interface SendOpts {
   id?: string;
@@ -134,9 +106,9 @@ export class WsWorker {
   }
 
   async establish(opts: { token?: string; instanceId?: string } = {}): Promise<Frame<'control.session.accept'>> {
-    const hs = this.send(FrameType.HANDSHAKE, handshakePayload(opts), { ackRequest: true });
+    const hs = this.send(FrameType.HANDSHAKE, scriptedHandshake({ ...opts, workerName: 'ws-scripted' }), { ackRequest: true });
     await this.ackFor(hs.id);
-    const reg = this.send(FrameType.REGISTER, registerPayload, { ackRequest: true });
+    const reg = this.send(FrameType.REGISTER, scriptedRegister, { ackRequest: true });
     await this.ackFor(reg.id);
     const accept = (await this.next((f) => f.type === FrameType.SESSION_ACCEPT)) as Frame<'control.session.accept'>;
     this.senderId = accept.payload.worker_instance_id;

@@ -1,9 +1,8 @@
 import { AstraError, ErrorCode, FrameType, type Frame } from '@astraflow/protocol';
 import { describe, expect, it } from 'vitest';
 import { createDummyTransport } from './dummy-transport.js';
-import { dispatchPayload, registerPayload, ScriptedWorker } from './scripted-worker.test-helper.js';
+import { dispatchPayload, registerPayload, resultPayload, ScriptedWorker } from './scripted-worker.test-helper.js';
 
-const resultPayload = (task: string) => ({ run_id: 'run-1', task_id: task, status: 'SUCCEEDED' as const, result: {} });
 
 describe('createDummyTransport with its scheduler', () => {
   it('answers handshake and register with acks, then accepts a fresh session', async () => {

@@ -17,9 +17,13 @@ import {
   type TransportConnectOptions,
   type TransportHandlers,
 } from '@astraflow/protocol';
-import { checkWorkerFrame } from './check-worker-frame.js';
-import { FrameLog } from './frame-log.js';
-import { SchedulerCore, type SchedulerConnection, type SchedulerSendOptions } from './scheduler-core.js';
+import {
+  checkWorkerFrame,
+  FrameLog,
+  SchedulerCore,
+  type SchedulerConnection,
+  type SchedulerSendOptions,
+} from '@astraflow/scheduler-sim';
 
 /** Options of {@link createDummyTransport}. */
 export interface DummyTransportOptions {

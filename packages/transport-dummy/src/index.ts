@@ -24,21 +24,4 @@ export {
   type DummyTransport,
   type DummyTransportOptions,
 } from './dummy-transport.js';
-export {
-  createSchedulerCore,
-  type DispatchHandle,
-  type FrameTamper,
-  type RetransmitPolicy,
-  type SchedulerCommandOptions,
-  type SchedulerConnection,
-  type SchedulerCore,
-  type SchedulerCoreOptions,
-  type SchedulerFrameListener,
-  type SchedulerLink,
-  type SchedulerPhase,
-  type SchedulerSendOptions,
-  type SchedulerSessionState,
-} from './scheduler-core.js';
-export { checkWorkerFrame, type CheckWorkerFrameOptions, type WorkerFrameCheck } from './check-worker-frame.js';
-export { buildAckFrame, signSessionToken, verifySessionToken, type SchedulerIdentity } from './scheduler-frames.js';
-export { FrameLog, type FrameLogWaitOptions } from './frame-log.js';
+export type { SchedulerCore, SchedulerSendOptions } from '@astraflow/scheduler-sim';

@@ -1,44 +1,23 @@
-// Test support (not shipped: dist/**/*.test.* is excluded from the package).
+// Test support (not shipped: package.json `files` excludes dist/**/*.test-*).
 // A hand-driven worker: each test says exactly which frames it sends.
 import {
   buildFrame,
   FrameType,
   parseFrame,
-  type ExecDispatchPayload,
   type Frame,
   type PayloadOf,
   type Transport,
   type TransportCloseInfo,
   type TransportConnection,
 } from '@astraflow/protocol';
-import { FrameLog } from './frame-log.js';
+import { FrameLog, scriptedHandshake as handshakePayload, scriptedRegister as registerPayload } from '@astraflow/scheduler-sim';
 
-export const handshakePayload = (opts: { token?: string; instanceId?: string } = {}) => ({
-  protocol: 1,
-  auth: { mode: 'token' as const, ...(opts.token !== undefined ? { token: opts.token } : {}) },
-  worker: {
-    worker_name: 'scripted',
-    version: '0.0.0',
-    hostname: 'localhost',
-    ...(opts.instanceId !== undefined ? { worker_instance_id: opts.instanceId } : {}),
-  },
-});
-
-export const registerPayload = {
-  capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-  packages: [],
-};
-
-export const dispatchPayload = (task: string): ExecDispatchPayload => ({
-  run_id: 'run-1',
-  task_id: task,
-  node_id: `node-${task}`,
-  node_type: 'echo',
-  package_name: 'demo',
-  package_version: '1.0.0',
-  parameters: { task },
-  constraints: {},
-});
+export {
+  scriptedDispatch as dispatchPayload,
+  scriptedHandshake as handshakePayload,
+  scriptedRegister as registerPayload,
+  scriptedResult as resultPayload,
+} from '@astraflow/scheduler-sim';
 
 export class ScriptedWorker {
   readonly inbox = new FrameLog<Frame>();

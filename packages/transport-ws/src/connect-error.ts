@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, scrubSecrets, type FailureClass } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage, scrubSecrets, type FailureClass } from '@astraflow/protocol';
 
 /** What a connect failure needs to build a safe error. */
 export interface ConnectErrorContext {
@@ -52,7 +52,7 @@ const WS_HANDSHAKE_VIOLATION = /^Invalid (Sec-WebSocket|Upgrade)|subprotocol|Sec
  * `network`; a server that breaks the WebSocket handshake is `protocol`.
  */
 export function classifyConnectError(err: unknown, ctx: ConnectErrorContext): AstraError {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = errorMessage(err);
   const code = errorCode(err);
   if (code !== undefined) {
     if (ctx.secure && TLS_CODE.test(code)) {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 
 /** Paths of PEM files for {@link readTlsFiles}; every one is optional. */
 export interface TlsFilePaths {
@@ -60,7 +60,7 @@ async function readPem(path: string | undefined, field: keyof TlsFilePaths): Pro
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     throw new AstraError(ErrorCode.CONFIG_INVALID, `cannot read TLS ${field} ${path}: ${reason}`, {
       cause: err,
       details: { field, path },

@@ -7,6 +7,7 @@ import {
   type TransportCloseInfo,
   type TransportConnection,
   type TransportHandlers,
+  errorMessage,
   scrubSecrets,
 } from '@astraflow/protocol';
 import WebSocket, { type RawData } from 'ws';
@@ -275,5 +276,5 @@ function toBuffer(data: RawData): Buffer {
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -15,6 +15,10 @@
  *
  * @packageDocumentation
  */
+// The public API only: what setup() returns and takes, the session (usable on its own with any
+// transport), the route-handler contract for extra frame types, and the observability pieces.
+// The dispatch pipeline's parts (router internals, exec handler, next broker, guards, queues) are
+// internal; docs/architecture.md describes them.
 export { setup, Worker, type SetupOptions, type StopOptions, type WorkerEvents } from './worker.js';
 export {
   Session,
@@ -26,39 +30,14 @@ export {
 } from './session/session.js';
 export type { SessionConfig } from './session/session-config.js';
 export { isOpenState, type SessionState } from './session/session-state.js';
-export { reconnectDelayMs, retransmitDelayMs, heartbeatDelayMs } from './session/backoff.js';
-export { InstanceIdStore } from './session/instance-id-store.js';
-export { HostMetricsSampler, type HostMetrics } from './session/host-metrics.js';
-export { BoundedQueue, type BoundedQueueOptions, type OverflowPolicy, type PushOutcome } from './queue/bounded-queue.js';
-export {
+export type {
+  DropReason,
+  RouteContext,
+  RouteHandler,
   Router,
-  type DropReason,
-  type RouteContext,
-  type RouteHandler,
-  type RouterConfig,
-  type RouterStats,
+  RouterConfig,
+  RouterStats,
 } from './dispatch/router.js';
-export {
-  ExecDispatchHandler,
-  type DispatchStats,
-  type ExecDispatchConfig,
-  type ExecDispatchHandlerOptions,
-  type LoadState,
-} from './dispatch/exec-dispatch-handler.js';
-export { refusalDetails, type Refusal } from './dispatch/refusal.js';
-export {
-  createLoadMonitor,
-  createLoadSampler,
-  type LoadMonitor,
-  type LoadMonitorOptions,
-  type LoadSample,
-  type LoadSampler,
-} from './load/load-monitor.js';
-export { NextBroker, type NextCall } from './dispatch/next-broker.js';
-export { createPackageCommandHandlers, type PackageCommandOptions } from './dispatch/package-commands.js';
-export { ConcurrencyGuard } from './dispatch/concurrency-guard.js';
-export { FailureCooldown } from './dispatch/failure-cooldown.js';
-export { Semaphore } from './dispatch/semaphore.js';
 export type { Outbox } from './outbox.js';
 export { noopTaskMetrics, type TaskMetrics } from './metrics.js';
 export { createPrometheusMetrics, type MetricsSource, type PrometheusMetrics } from './prometheus-metrics.js';

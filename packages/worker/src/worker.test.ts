@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '@astraflow/config';
-import { FrameType, createNoopLogger } from '@astraflow/protocol';
+import { AstraError, ErrorCode, FrameType, createNoopLogger } from '@astraflow/protocol';
 import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setup, type Worker } from './worker.js';
@@ -29,6 +29,17 @@ async function start(options: Partial<Parameters<typeof setup>[0]> = {}): Promis
 }
 
 describe('setup()', () => {
+  it('refuses transport dummy without a transport passed in, before starting anything', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'astra-worker-'));
+    const settings = loadSettings(
+      { transport: 'dummy', packages_dir: join(dir, 'pkgs'), data_dir: join(dir, 'var', 'data') },
+      { cwd: dir, env: {}, defaultPaths: [] },
+    );
+    const err = await setup({ settings, logger: createNoopLogger() }).catch((e: unknown) => e);
+    expect(AstraError.isInstance(err) && err.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect((err as Error).message).toContain('@astraflow/transport-dummy');
+  });
+
   it('advertises the built-in and injected handler types and routes ext.* frames to injected handlers', async () => {
     const { transport } = await start({
       handlers: {

@@ -12,7 +12,6 @@ import {
 } from '@astraflow/protocol';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner, sweepTaskDataDirs, type Runner } from '@astraflow/runner';
-import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { ExecDispatchHandler, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
@@ -36,9 +35,14 @@ const EXPRESS_TYPES: ReadonlySet<string> = new Set([FrameType.EXEC_NEXT_RESPONSE
 export interface SetupOptions {
   /** Fully loaded settings; default `getSettings()` (or `loadSettings(overrides)` when `overrides` is given). */
   settings?: Settings;
-  /** Explicit values with the highest priority (WORKER.md source 1). Ignored when `settings` is given. */
+  /** Explicit values with the highest priority (README, "Running against a real scheduler": source 1). Ignored when `settings` is given. */
   overrides?: Parameters<typeof loadSettings>[0];
-  /** Replaces the transport named by `settings.transport` (third-party transports go here). */
+  /**
+   * Replaces the transport named by `settings.transport` (third-party transports go here). Required
+   * with `transport: dummy`: the worker has no dependency on the in-memory test double, so whoever
+   * selects it passes `createDummyTransport()` from `@astraflow/transport-dummy` (the CLI loads that
+   * package only then).
+   */
   transport?: Transport;
   /** Defaults to a pino JSON logger at `settings.log_level`. */
   logger?: Logger;
@@ -267,6 +271,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
  */
 export async function setup(options: SetupOptions = {}): Promise<Worker> {
   const settings = options.settings ?? (options.overrides ? loadSettings(options.overrides) : getSettings());
+  if (settings.transport === 'dummy' && options.transport === undefined) {
+    throw new AstraError(
+      ErrorCode.CONFIG_INVALID,
+      'transport dummy needs its transport passed in: setup({ transport: createDummyTransport() }) with @astraflow/transport-dummy',
+      { details: { setting: 'transport' } },
+    );
+  }
   const logger = options.logger ?? createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
   const prometheus = settings.http_enabled ? createPrometheusMetrics() : undefined;
   const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
@@ -283,7 +294,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   });
   await packages.loadInstalled();
 
-  // Worker-local resources (WORKER.md §Resources): refs pinned to another worker_name never match here.
+  // Worker-local resources (the runner README, "Resources"): refs pinned to another worker_name never match here.
   const resources = createResourceRegistry({ workerName: settings.worker_name });
   const runner = createRunner({
     resources,
@@ -392,10 +403,8 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   return worker;
 }
 
+/** The WebSocket transport `settings` describe; `transport: dummy` is handled by {@link setup}'s caller. */
 async function createTransport(settings: Settings, logger: Logger): Promise<Transport> {
-  if (settings.transport === 'dummy') {
-    return createDummyTransport({ tenant: settings.tenant, logger });
-  }
   const tls =
     settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file
       ? {

@@ -109,6 +109,14 @@ describe('astraflow-worker binary', () => {
     expect(cli.stderr()).toBe('');
   });
 
+  it('runs offline with --transport dummy, loading the in-memory transport only then, and exits 0 on SIGTERM', async () => {
+    const cli = await startCli({ args: ['--transport', 'dummy', '--log-level', 'info'] });
+    await cli.waitForLog((e) => e.msg === 'session ready', 15_000);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.stderr()).toBe('');
+  });
+
   it('exits at once with 130 on a second signal, without waiting for the running task', async () => {
     const s = await scheduler();
     const files = await s.serveFiles(sampleArchivesDir);

@@ -20,7 +20,10 @@ function maxOverlap(intervals: Array<[number, number]>): number {
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let now = 0;
   let peak = 0;
-  for (const [, delta] of events) peak = Math.max(peak, (now += delta));
+  for (const [, delta] of events) {
+    now += delta;
+    peak = Math.max(peak, now);
+  }
   return peak;
 }
 
@@ -118,7 +121,9 @@ describe('dispatch: results and errors', () => {
     const answers = await Promise.all(
       cases.map(([word]) => h.scheduler.dispatch(task('samples.status', word === undefined ? {} : { status: word })).done),
     );
-    answers.forEach((answer, i) => expect(resultOf(answer).status, String(cases[i]![0])).toBe(cases[i]![1]));
+    answers.forEach((answer, i) => {
+      expect(resultOf(answer).status, String(cases[i]![0])).toBe(cases[i]![1]);
+    });
   });
 
   it('refuses a second dispatch with a running concurrency_key without calling its handler', async () => {

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,7 +10,7 @@ import { FrameType, type ExecFeedbackPayload, type Frame } from '@astraflow/prot
 import { ExitCode, USAGE } from '@astraflow/worker-cli';
 import { createPrometheusMetrics } from '@astraflow/worker';
 import { describe, expect, it } from 'vitest';
-import { renderReadme } from '../../../scripts/settings-table.mjs';
+import { README_PATHS, renderReadme } from '../../../scripts/settings-table.mjs';
 import { scratch, startHarness } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -69,8 +70,12 @@ function tgz(files: Record<string, string>): Buffer {
 
 describe('README', () => {
   it('has the settings table generated from the config schema (run `pnpm docs:settings` after changing settings)', () => {
-    expect(README).toBe(renderReadme(README));
-    for (const field of settingFields) expect(README).toContain(`| \`${field.name}\` | \`${field.env}\` |`);
+    expect(README_PATHS).toEqual(['README.md', 'packages/config/README.md']);
+    for (const relative of README_PATHS) {
+      const text = readFileSync(join(ROOT, relative), 'utf8');
+      expect(text, relative).toBe(renderReadme(text));
+      for (const field of settingFields) expect(text, relative).toContain(`| \`${field.name}\` | \`${field.env}\` |`);
+    }
   });
 
   it('lists exactly the exit codes of astraflow-worker', () => {
@@ -182,5 +187,49 @@ describe('README', () => {
       await h.cleanup();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('docs/', () => {
+  const doc = (name: string): string => readFileSync(join(ROOT, 'docs', name), 'utf8');
+
+  it('names only repository files that exist', () => {
+    for (const name of ['architecture.md', 'protocol.md']) {
+      const paths = [...doc(name).matchAll(/`((?:packages|apps|tests|scripts)\/[\w./-]+\.(?:ts|mjs|md|json))`/g)].map((m) => m[1]!);
+      expect(paths.length, name).toBeGreaterThan(name === 'architecture.md' ? 20 : 2);
+      for (const path of paths) expect(existsSync(join(ROOT, path)), `${name}: ${path}`).toBe(true);
+    }
+  });
+
+  it('answers the architecture questions, each with a file path', () => {
+    const text = doc('architecture.md');
+    const questions = [
+      'Where is the heartbeat interval applied?',
+      'Where are the per-node-type limits enforced?',
+      'Where is the sha256 checked?',
+      'What happens to an answer when the link is down?',
+    ];
+    for (const question of questions) {
+      const start = text.indexOf(`**${question}**`);
+      expect(start, question).toBeGreaterThanOrEqual(0);
+      const answer = text.slice(start).split('\n\n')[0]!;
+      expect(answer, question).toMatch(/`packages\/[\w/-]+\.ts`/);
+    }
+  });
+
+  it('lists every setting in the table of where settings are applied', () => {
+    const text = doc('architecture.md');
+    const table = text.slice(text.indexOf('## Where each setting is applied'));
+    for (const field of settingFields) expect(table, field.name).toContain(`\`${field.name}\``);
+  });
+
+  it('is what code comments cite instead of the specs outside the repository', () => {
+    // git grep exits 1 when nothing matches.
+    const grep = spawnSync('git', ['grep', '-l', '-E', '(PROTOCOL|WORKER|SEED)[.]md', '--', 'packages', 'apps', 'tests', 'scripts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(grep.status, grep.stderr).toBe(1);
+    expect(grep.stdout).toBe('');
   });
 });

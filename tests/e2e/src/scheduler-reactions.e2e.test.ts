@@ -1,4 +1,4 @@
-// What a user of the existing AstraFlow scheduler sees in a run (PROTOCOL.md §6): refusals of tasks
+// What a user of the existing AstraFlow scheduler sees in a run (docs/protocol.md §6): refusals of tasks
 // that did not run move to another worker instead of failing the run; uninstalls and restarts are
 // handled the way that scheduler expects.
 import { existsSync } from 'node:fs';

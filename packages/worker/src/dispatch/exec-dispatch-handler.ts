@@ -22,7 +22,7 @@ import type { NextBroker } from './next-broker.js';
 import { dropRefusalReason, refusalDetails, type Refusal } from './refusal.js';
 import type { DropReason, RouteContext, RouteHandler } from './router.js';
 
-/** Settings the dispatch handler reads (names as in WORKER.md). */
+/** Settings the dispatch handler reads (names as in the README's settings table). */
 export type ExecDispatchConfig = Pick<
   Settings,
   | 'tenant'

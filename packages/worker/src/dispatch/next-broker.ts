@@ -10,15 +10,9 @@ import {
   type Frame,
   type Logger,
 } from '@astraflow/protocol';
+import type { NextCall } from '@astraflow/runner';
 import type { Outbox } from '../outbox.js';
 
-/** A handler's `ctx.next(...)` call. */
-export interface NextCall {
-  payload: Record<string, unknown>;
-  hostCtx?: Record<string, unknown>;
-  middlewareCtx?: Record<string, unknown>;
-  timeoutMs?: number;
-}
 
 interface Pending {
   resolve(result: Record<string, unknown>): void;
@@ -26,7 +20,7 @@ interface Pending {
 }
 
 /**
- * Middleware `next` calls (PROTOCOL.md §6): sends `biz.exec.next.request`
+ * Middleware `next` calls (docs/protocol.md §6): sends `biz.exec.next.request`
  * and settles the call with the `biz.exec.next.response` carrying the same
  * `requestId` — or fails it on an error response, its timeout, the end of
  * the task (`signal`) or a lost session ({@link NextBroker.failAll}).

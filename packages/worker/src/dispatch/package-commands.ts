@@ -12,6 +12,7 @@ import {
   type PkgInstallPayload,
   type PkgUninstallPayload,
   type RefusalReasonValue,
+  errorMessage,
 } from '@astraflow/protocol';
 import type { PackageManager } from '@astraflow/registry';
 import type { Outbox } from '../outbox.js';
@@ -35,7 +36,7 @@ export interface PackageCommandOptions {
 }
 
 /**
- * `biz.pkg.install` / `biz.pkg.uninstall` (WORKER.md §Packages): run the
+ * `biz.pkg.install` / `biz.pkg.uninstall` (README, "Writing node packages"; docs/protocol.md §6): run the
  * package manager, answer an install with `biz.pkg.event` (corr = the
  * command's id), and re-register so the scheduler sees the new inventory —
  * for an uninstall that re-register is the report. A command refused before
@@ -63,7 +64,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
       await options.reregister();
     } catch (err) {
       // The next handshake carries the inventory anyway.
-      log.warn({ err: (err as Error).message }, 're-register after a package change failed');
+      log.warn({ err: errorMessage(err) }, 're-register after a package change failed');
     }
   }
 

@@ -139,7 +139,7 @@ describe('Router', () => {
             resolve();
           });
         }),
-      onDropped: (f, reason) => dropped.push(reason),
+      onDropped: (_frame, reason) => dropped.push(reason),
     });
     await router.route(frame('ext.test.slow', 1));
     await sleep(60);

@@ -48,7 +48,7 @@ export interface RouteHandler {
   readonly maxQueueWaitMs?: number;
 }
 
-/** The routing settings (names as in WORKER.md). */
+/** The routing settings (names as in the README's settings table). */
 export type RouterConfig = Pick<
   Settings,
   | 'handler_dispatch_max_inflight'

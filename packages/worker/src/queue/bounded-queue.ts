@@ -1,5 +1,4 @@
-/** What a full queue does with one more item. */
-export type OverflowPolicy = 'block' | 'drop_new' | 'drop_oldest';
+import type { OverflowPolicy } from '@astraflow/protocol';
 
 /** Outcome of {@link BoundedQueue.push}: the item that had to go, if any. */
 export type PushOutcome<T> = { accepted: true; dropped?: T } | { accepted: false; dropped: T };

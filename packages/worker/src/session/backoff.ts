@@ -1,7 +1,7 @@
 import { clampTimerMs } from '@astraflow/protocol';
 
 /**
- * Reconnect delay of PROTOCOL.md §4:
+ * Reconnect delay of docs/protocol.md §4:
  * `min(max, base·2^(attempt−1)) · uniform(1−j, 1+j)`, never below 0.1 s.
  * `attempt` counts from 1. `random` is injectable for tests.
  */
@@ -15,7 +15,7 @@ export function reconnectDelayMs(
   return clampTimerMs(Math.max(100, Math.round(exp * factor * 1000)));
 }
 
-/** Retransmission delay of PROTOCOL.md §5: `base·2^attempt`, capped at `max` (attempt counts from 0). */
+/** Retransmission delay of docs/protocol.md §5: `base·2^attempt`, capped at `max` (attempt counts from 0). */
 export function retransmitDelayMs(attempt: number, options: { baseMs: number; maxMs: number }): number {
   return clampTimerMs(Math.min(options.maxMs, options.baseMs * 2 ** attempt));
 }

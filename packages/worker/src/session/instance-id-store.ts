@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * Persists `worker_instance_id` (PROTOCOL.md §3) so a restarted worker keeps
+ * Persists `worker_instance_id` (docs/protocol.md §3) so a restarted worker keeps
  * its identity. Writes go through a temp file + rename so a crash never
  * leaves a truncated id behind.
  */

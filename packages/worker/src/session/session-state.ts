@@ -1,5 +1,5 @@
 /**
- * Worker session states (PROTOCOL.md §3):
+ * Worker session states (docs/protocol.md §3):
  * `NEW → HANDSHAKING → REGISTERED → READY → DRAINING → CLOSED`, with any
  * failure going through `BACKOFF` back to `NEW`.
  */

@@ -27,6 +27,7 @@ import {
   type Transport,
   type TransportCloseInfo,
   type TransportConnection,
+  errorMessage,
 } from '@astraflow/protocol';
 import { BoundedQueue } from '../queue/bounded-queue.js';
 import { isImpossibleAck } from './ack-check.js';
@@ -179,7 +180,7 @@ class ConnectionLost extends AstraError {
 }
 
 /**
- * The worker's control-plane session (PROTOCOL.md §3–§5): handshake,
+ * The worker's control-plane session (docs/protocol.md §3–§5): handshake,
  * register, accept, heartbeats, reconnect and resume, acks and both sliding
  * windows. It knows nothing of business payloads: numbered frames come out
  * of {@link Session.receive} in order and exactly once, and go in through
@@ -576,12 +577,12 @@ export class Session extends EventEmitter<SessionEvents> {
     } catch (err) {
       this.#expectAccept = false;
       if (conn.closing || !conn.transport.isOpen) return;
-      this.#log.warn({ err: (err as Error).message }, 'session establishment failed');
+      this.#log.warn({ err: errorMessage(err) }, 'session establishment failed');
       if (AstraError.isInstance(err) && err.details?.failure) {
         // Surface the classified failure to the reconnect loop.
         this.#pendingFailure = err;
       } else if (AstraError.isInstance(err) && err.code === ErrorCode.TIMEOUT && this.#sessionId) {
-        // PROTOCOL.md §4: a resume that times out falls back to a full handshake.
+        // docs/protocol.md §4: a resume that times out falls back to a full handshake.
         this.#forgetSession('resume not accepted in time');
       }
       this.#closeConnection(4000, 'session establishment failed', false);
@@ -982,14 +983,14 @@ export class Session extends EventEmitter<SessionEvents> {
 
   async #transmit(frame: Frame): Promise<void> {
     const conn = this.#conn;
-    if (!conn || !conn.transport.isOpen) return;
+    if (!conn?.transport.isOpen) return;
     if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame out');
     this.stats.framesOut++;
     try {
       await conn.transport.send(JSON.stringify(frame));
     } catch (err) {
       // The close handler takes it from here; unacked frames are retransmitted later.
-      this.#log.debug({ err: (err as Error).message, id: frame.id }, 'send failed');
+      this.#log.debug({ err: errorMessage(err), id: frame.id }, 'send failed');
     }
   }
 

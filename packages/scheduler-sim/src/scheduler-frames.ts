@@ -13,7 +13,7 @@ export interface SchedulerIdentity {
  * (handshake, register, resume) get `{ok, for}`; reliable-stream frames also
  * carry the receive window's `ack_seq`/`ack_bitmap`/`recv_window`, and
  * `for` / `ack.for` only when the frame asked for an ack. `corr` repeats the
- * acknowledged frame's, as PROTOCOL.md §2 asks.
+ * acknowledged frame's, as docs/protocol.md §2 asks.
  */
 export function buildAckFrame(identity: SchedulerIdentity, frame: Frame, window?: AckState): Frame<'control.ack'> {
   const named = window === undefined || frame.ack?.request === true;
