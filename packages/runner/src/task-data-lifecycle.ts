@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { createNoopLogger, type Logger } from '@astraflow/protocol';
+import { createNoopLogger, errorMessage, type Logger } from '@astraflow/protocol';
 
 /** Marker file that keeps a task's data folder after the task ends (see `ctx.keepDataDir()`). */
 export const KEEP_MARKER = '.astraflow-keep';
@@ -27,7 +27,7 @@ export async function releaseTaskDataDir(dir: string, logger: Logger = createNoo
     // Fails harmlessly (ENOTEMPTY, ENOENT) while other tasks of the run still have folders.
     await rmdir(path.dirname(dir)).catch(() => {});
   } catch (error) {
-    logger.warn({ dir, err: error instanceof Error ? error.message : String(error) }, 'cannot remove task data folder');
+    logger.warn({ dir, err: errorMessage(error) }, 'cannot remove task data folder');
   }
   return 'removed';
 }
@@ -67,7 +67,7 @@ export async function sweepTaskDataDirs(
         await rm(dir, { recursive: true, force: true });
         result.removed++;
       } catch (error) {
-        logger.warn({ dir, err: error instanceof Error ? error.message : String(error) }, 'cannot remove task data folder');
+        logger.warn({ dir, err: errorMessage(error) }, 'cannot remove task data folder');
       }
     }
     await rmdir(runDir).catch(() => {});
