@@ -362,6 +362,27 @@ export const settingDefinitions: Definitions = {
     default: 30,
     description: 'Seconds SIGTERM/SIGINT waits for in-flight tasks before exiting.',
   },
+  outbox_enabled: {
+    rule: boolean(),
+    default: true,
+    description: 'Keep every answer in a crash-safe local outbox until the scheduler acks it, and reconcile it on start.',
+  },
+  outbox_dir: {
+    rule: optionalPath(),
+    default: undefined,
+    defaultText: '<dirname(data_dir)>/outbox',
+    description: 'Folder of the outbox journal, made absolute; one worker per folder.',
+  },
+  outbox_fsync: {
+    rule: oneOf(['always', 'batch', 'off'] as const),
+    default: 'batch',
+    description: 'When outbox writes reach the disk: always (one fsync per write), batch (group commit within a few ms), off (OS cache only).',
+  },
+  outbox_max_bytes: {
+    rule: integer(65_536, 17_179_869_184),
+    default: 268_435_456,
+    description: 'Most bytes of live outbox records; when full, new dispatches are refused as overloaded.',
+  },
   http_enabled: { rule: boolean(), default: false, description: 'Serve the health/metrics HTTP endpoint.' },
   http_host: { rule: text(), default: '127.0.0.1', description: 'Interface the health/metrics endpoint listens on.' },
   http_port: {

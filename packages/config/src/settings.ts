@@ -153,6 +153,14 @@ export interface Settings {
   readonly package_max_entries: number;
   /** Seconds SIGTERM waits for in-flight tasks before exiting. */
   readonly shutdown_grace_seconds: number;
+  /** Persist answers until acked and reconcile them on start. */
+  readonly outbox_enabled: boolean;
+  /** Absolute folder of the outbox journal; undefined = `<dirname(data_dir)>/outbox`. */
+  readonly outbox_dir: string | undefined;
+  /** When outbox writes are flushed to disk. */
+  readonly outbox_fsync: 'always' | 'batch' | 'off';
+  /** Most bytes of live outbox records. */
+  readonly outbox_max_bytes: number;
   /** Serve the health/metrics HTTP endpoint. */
   readonly http_enabled: boolean;
   /** Interface of the health/metrics endpoint. */
