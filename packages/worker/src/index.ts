@@ -39,6 +39,7 @@ export type {
   RouterStats,
 } from './dispatch/router.js';
 export type { Outbox } from './outbox.js';
+export type { DurableOutbox, DurableOutboxStats } from './durable-outbox.js';
 export { noopTaskMetrics, type TaskMetrics } from './metrics.js';
 export { createPrometheusMetrics, type MetricsSource, type PrometheusMetrics } from './prometheus-metrics.js';
 export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import type { RouterStats } from './dispatch/router.js';
 import type { LoadSample } from './load/load-monitor.js';
+import type { DurableOutboxStats } from './durable-outbox.js';
 import type { TaskMetrics } from './metrics.js';
 import type { SessionStats } from './session/session.js';
 
@@ -14,6 +15,8 @@ export interface MetricsSource {
   readonly load?: { readonly overloaded: boolean; readonly last: LoadSample };
   /** Overload refusals and handler overruns; absent = not reported. */
   readonly dispatchStats?: Readonly<DispatchStats>;
+  /** The durable outbox, when on. */
+  readonly outbox?: { readonly stats: DurableOutboxStats } | undefined;
 }
 
 /** Prometheus metrics of one worker, in a registry of its own (no global state). */
@@ -121,6 +124,34 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   });
   mirror('overloaded_refusals_total', 'Dispatches refused as overloaded (worker load or queue wait).', (s) => s.dispatchStats?.refusedOverloaded ?? 0);
   mirror('handler_overruns_total', 'Handlers that ran on after their timeout or cancellation answer.', (s) => s.dispatchStats?.overruns ?? 0);
+  const outboxGauge = (name: string, help: string, read: (s: DurableOutboxStats) => number): void => {
+    new Gauge({
+      name: `${PREFIX}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = source?.outbox?.stats;
+        this.set(stats ? read(stats) : 0);
+      },
+    });
+  };
+  outboxGauge('outbox_records', 'Records in the durable outbox: answers not yet acked plus dispatches not yet answered.', (s) => s.depth);
+  outboxGauge('outbox_bytes', 'Bytes of live records in the durable outbox.', (s) => s.bytes);
+  outboxGauge('outbox_oldest_unacked_age_seconds', 'Age of the oldest record in the durable outbox; 0 when empty.', (s) => s.oldestAgeSeconds);
+  new Counter({
+    name: `${PREFIX}outbox_replays_total`,
+    help: 'Work reconciled at start: answers sent again (kind answer), unfinished dispatches answered E.RUNNER.CANCELLED (kind worker_restart).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const stats = source?.outbox?.stats;
+      this.inc({ kind: 'answer' }, stats?.replayedAnswers ?? 0);
+      this.inc({ kind: 'worker_restart' }, stats?.cancelledAtStart ?? 0);
+    },
+  });
+  mirror('outbox_write_failures_total', 'Outbox writes refused by the store (full, or a disk error such as ENOSPC or EIO).', (s) => s.outbox?.stats.writeFailures ?? 0);
+  mirror('outbox_refused_dispatches_total', 'Dispatches refused as overloaded because the outbox could not record them.', (s) => s.outbox?.stats.refusedDispatches ?? 0);
   new Counter({
     name: `${PREFIX}dropped_frames_total`,
     help: 'Frames dropped by a queue overflow policy (or at shutdown), by queue.',

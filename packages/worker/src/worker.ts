@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { dirname, join } from 'node:path';
 import { getSettings, loadSettings, type Settings } from '@astraflow/config';
 import {
   AstraError,
@@ -10,12 +11,14 @@ import {
   type RegisterPayload,
   type Transport,
 } from '@astraflow/protocol';
+import { createJournalStore, type OutboxStore } from '@astraflow/outbox';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner, sweepTaskDataDirs, type Runner } from '@astraflow/runner';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
-import { ExecDispatchHandler, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
+import { ExecDispatchHandler, type Answer, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
+import { DurableOutbox } from './durable-outbox.js';
 import { Router, type RouteHandler } from './dispatch/router.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createLogger } from './logger.js';
@@ -52,6 +55,12 @@ export interface SetupOptions {
   metrics?: TaskMetrics;
   /** Host name for the handshake (default: the OS's). */
   hostname?: string;
+  /**
+   * Store of the durable outbox; default a journal in `outbox_dir` (with
+   * `outbox_enabled`). Inject one to test disk failures
+   * (`createFaultInjectingStore` from `@astraflow/outbox`). The worker closes it.
+   */
+  outboxStore?: OutboxStore;
 }
 
 /** Options of {@link Worker.stop}. */
@@ -84,6 +93,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly metrics: PrometheusMetrics | undefined;
   /** The worker's own load (event-loop delay, heap use) and whether it refuses work because of it. */
   readonly load: LoadMonitor;
+  /** The durable outbox, when `outbox_enabled`. */
+  readonly outbox: DurableOutbox | undefined;
   /** Settles when the worker has stopped: resolves after {@link stop}, rejects with a fatal session error. */
   readonly done: Promise<void>;
   readonly #dispatch: ExecDispatchHandler;
@@ -91,6 +102,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #draining = false;
   #stopping: Promise<void> | undefined;
   #health: HealthServer | undefined;
+  readonly #outboxStore: OutboxStore | undefined;
 
   /** @internal use {@link setup}. */
   constructor(parts: {
@@ -104,6 +116,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     next: NextBroker;
     metrics: PrometheusMetrics | undefined;
     load: LoadMonitor;
+    outbox?: { durable: DurableOutbox; store: OutboxStore } | undefined;
   }) {
     super();
     this.settings = parts.settings;
@@ -114,6 +127,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.logger = parts.logger;
     this.metrics = parts.metrics;
     this.load = parts.load;
+    this.outbox = parts.outbox?.durable;
+    this.#outboxStore = parts.outbox?.store;
     this.#dispatch = parts.dispatch;
     this.#next = parts.next;
     this.session.on('state', (state, previous) => {
@@ -211,6 +226,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.router.abort();
     await this.runner.close().catch(() => {});
     await this.#health?.close().catch(() => {});
+    // What is still in it (answers the scheduler did not ack) is sent again on the next start.
+    await this.#outboxStore?.close().catch(() => {});
   }
 
   /** @internal */
@@ -321,6 +338,16 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   });
 
   const transport = options.transport ?? (await createTransport(settings, logger));
+  const outboxStore = settings.outbox_enabled
+    ? (options.outboxStore ??
+      (await createJournalStore({
+        dir: settings.outbox_dir ?? join(dirname(settings.data_dir), 'outbox'),
+        fsync: settings.outbox_fsync,
+        maxBytes: settings.outbox_max_bytes,
+        logger,
+      })))
+    : undefined;
+  let durable: DurableOutbox | undefined;
   let router!: Router;
   let dispatch!: ExecDispatchHandler;
   const session = new Session({
@@ -364,16 +391,20 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       if (frame.type === FrameType.EXEC_DISPATCH) void dispatch.rejectInvalid(frame, error);
       else if (frame.type === FrameType.PKG_INSTALL || frame.type === FrameType.PKG_UNINSTALL) void pkg.rejectInvalid(frame, error);
     },
+    ...(outboxStore ? { persistInbound: (frame: Frame) => durable?.recordInbound(frame) } : {}),
   });
+  durable = outboxStore ? new DurableOutbox({ session, store: outboxStore, logger }) : undefined;
+  const outbox = durable ?? session;
   const next = new NextBroker(session, logger);
-  router = new Router({ config: settings, logger, outbox: session });
+  router = new Router({ config: settings, logger, outbox });
   let worker!: Worker;
   dispatch = new ExecDispatchHandler({
     config: settings,
-    outbox: session,
+    outbox,
     runner,
     next,
     isDraining: () => worker.draining,
+    ...(durable ? { refuses: (frame: Frame) => durable.refuses(frame) } : {}),
     metrics,
     logger,
     load,
@@ -382,7 +413,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   const dispatchDropped = (frame: Frame): void => router.refuseDropped(frame, 'queue_overflow');
   const pkg = createPackageCommandHandlers({
     packages,
-    outbox: session,
+    outbox,
     // The inventory changed: warm threads for any new thread-mode handlers too.
     reregister: () => {
       warmThreads();
@@ -397,8 +428,26 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   router.register(FrameType.PKG_UNINSTALL, pkg.uninstall);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) router.register(type, handler);
 
-  worker = new Worker({ settings, session, router, packages, runner, logger, dispatch, next, metrics: prometheus, load });
+  worker = new Worker({
+    settings,
+    session,
+    router,
+    packages,
+    runner,
+    logger,
+    dispatch,
+    next,
+    metrics: prometheus,
+    load,
+    outbox: durable && outboxStore ? { durable, store: outboxStore } : undefined,
+  });
   prometheus?.bind(worker);
+  // Before the session starts: what the last run left goes out ahead of any new work.
+  for (const replayed of (await durable?.replay()) ?? []) {
+    if (replayed.dispatch && replayed.type !== FrameType.PKG_EVENT) {
+      dispatch.restore(replayed.dispatch, { type: replayed.type, payload: replayed.payload } as Answer, replayed.frameId, replayed.acked);
+    }
+  }
   await worker.startParts();
   return worker;
 }

@@ -66,9 +66,16 @@ export interface ExecDispatchHandlerOptions {
   rememberAnswers?: number;
   /** When overloaded, new dispatches are refused as `E.RUNNER.CANCELLED` reason `overloaded`. */
   load?: LoadState;
+  /**
+   * True for a dispatch the worker cannot take on safely (its durable record
+   * could not be written): it is refused with `E.RUNNER.CANCELLED`, reason
+   * `overloaded`, so the scheduler runs it elsewhere or later.
+   */
+  refuses?(frame: Frame): boolean;
 }
 
-type Answer =
+/** An answer to a dispatch. */
+export type Answer =
   | { type: typeof FrameType.EXEC_RESULT; payload: ExecResultPayload }
   | { type: typeof FrameType.EXEC_ERROR; payload: ExecErrorPayload };
 
@@ -151,6 +158,14 @@ export class ExecDispatchHandler implements RouteHandler {
       }
       return false;
     }
+    if (this.#o.refuses?.(frame)) {
+      void this.#refuse(
+        frame,
+        { reason: RefusalReason.OVERLOADED, message: 'worker overloaded: its outbox cannot record the task (disk full or failing); task refused' },
+        'dispatch.admit',
+      );
+      return false;
+    }
     if (this.#o.isDraining()) {
       void this.#refuse(frame, { reason: RefusalReason.DRAINING, message: 'worker is draining and takes no new tasks' }, 'dispatch.admit');
       return false;
@@ -196,6 +211,22 @@ export class ExecDispatchHandler implements RouteHandler {
       if (left > 0) this.#nodeRunning.set(nodeType, left);
       else this.#nodeRunning.delete(nodeType);
     };
+  }
+
+  /**
+   * Remembers an answer sent by an earlier run of the worker (replayed from
+   * the durable outbox), so that the same dispatch arriving again is answered
+   * with it under its original frame id instead of being run a second time.
+   */
+  restore(dispatch: { id: string; corr: string | null }, answer: Answer, frameId: string, acked: Promise<void>): void {
+    const record: Seen & { state: 'answered' } = { state: 'answered', answer, frameId, acked: false };
+    this.#seen.set(`${dispatch.id}\u0000${dispatch.corr ?? ''}`, record);
+    acked.then(
+      () => {
+        record.acked = true;
+      },
+      () => {},
+    );
   }
 
   onDropped(frame: Frame, reason: DropReason): void {

@@ -78,6 +78,14 @@ export interface SessionOptions {
   onExpress?(frame: Frame): void;
   /** Injectable randomness for jitter (tests). */
   random?: () => number;
+  /**
+   * Makes a numbered business frame durable before it is acked (a durable
+   * outbox records accepted dispatches here). Called once per frame, on
+   * arrival; no ack covering the frame goes out until the returned promise
+   * settles, so a crash can never lose a frame the scheduler saw acked.
+   * Must not reject.
+   */
+  persistInbound?(frame: Frame): Promise<void> | undefined;
 }
 
 /** Returned by {@link Session.send}: the frame as numbered, and a promise settled by its ack. */
@@ -141,6 +149,8 @@ interface OutboxItem {
   /** Built and validated once, at `send()`; numbering and the sender id are added when it enters the window. */
   frame: Frame;
   sent?: (receipt: OutboundReceipt) => void;
+  /** Fails the `send()` promise of a frame still queued when the session closes. */
+  unsent?: (err: AstraError) => void;
   ack: { resolve: () => void; reject: (err: unknown) => void; promise: Promise<void> };
 }
 
@@ -219,6 +229,8 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly #controlWaiters = new Set<ControlWaiter>();
   readonly #transportQueue: Inbound[] = [];
   #pumpingInbound = false;
+  /** Settles when the last ack held back by {@link SessionOptions.persistInbound} went out. */
+  #ackGate: Promise<void> | undefined;
   readonly #appQueue: BoundedQueue<Frame>;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #flushWaiters: Array<() => void> = [];
@@ -361,8 +373,8 @@ export class Session extends EventEmitter<SessionEvents> {
     });
     const tooLarge = this.#checkOutboundSize(frame);
     if (tooLarge) return Promise.reject(tooLarge);
-    return new Promise<OutboundReceipt>((resolve) => {
-      this.#outbox.push({ id: frame.id, frame, sent: resolve, ack: deferred() });
+    return new Promise<OutboundReceipt>((resolve, reject) => {
+      this.#outbox.push({ id: frame.id, frame, sent: resolve, unsent: reject, ack: deferred() });
       this.#pumpOutbound();
     });
   }
@@ -419,7 +431,15 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#clearRetransmits();
     this.#stall.stop();
     const reason = error ?? new AstraError(ErrorCode.TRANSPORT_FAILURE, 'session closed');
-    for (const item of this.#outbox.splice(0)) item.ack.reject(reason);
+    for (const item of this.#outbox.splice(0)) {
+      item.ack.reject(reason);
+      // Its send() is still pending: settle it, or its caller waits forever.
+      item.unsent?.(
+        new AstraError(ErrorCode.TRANSPORT_FAILURE, `session closed with ${item.frame.type} ${item.id} still queued; not sent`, {
+          cause: reason,
+        }),
+      );
+    }
     for (const entry of this.#sendWindow.reset()) entry.item.item.ack.reject(reason);
     this.#setState('CLOSED');
     if (error) {
@@ -875,6 +895,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     const { status, delivered } = this.#recvWindow.offer(seq, invalid ? { frame, invalid } : { frame });
     this.#stall.observe(this.#recvWindow.base, this.#recvWindow.buffered);
+    const durable = status === 'accepted' && !invalid ? this.#options.persistInbound?.(frame) : undefined;
     if (status !== 'accepted') {
       this.stats.duplicateFramesIn++;
       this.#log.debug({ session_seq: seq, id: frame.id, status, base: this.#recvWindow.base }, 'inbound frame not delivered');
@@ -889,7 +910,20 @@ export class Session extends EventEmitter<SessionEvents> {
       undefined,
       { corr: frame.corr ?? null, ...(wantsFor ? { ackFor: frame.id } : {}) },
     );
-    await this.#transmit(ack).catch(() => {});
+    if (durable === undefined && this.#ackGate === undefined) {
+      await this.#transmit(ack).catch(() => {});
+      return;
+    }
+    // Acks wait, in order, until every frame they cover is durable; one computed on a connection that
+    // has since gone is not sent (its numbers may mean other frames now; the peer retransmits anyway).
+    const conn = this.#conn;
+    const gate: Promise<void> = Promise.all([this.#ackGate, durable])
+      .then(() => (this.#conn === conn ? this.#transmit(ack) : undefined))
+      .catch(() => {})
+      .finally(() => {
+        if (this.#ackGate === gate) this.#ackGate = undefined;
+      });
+    this.#ackGate = gate;
   }
 
   /** Hands frames released by the receive window to the app (or to `onInvalid`), in order. */
@@ -1006,6 +1040,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.#scheduleRetransmit(entry.seq, 0);
       item.sent?.({ frame: entry.item.frame, acked: item.ack.promise });
       item.sent = undefined;
+      item.unsent = undefined;
     }
     this.stats.outboxDepth = this.#outbox.length;
     this.stats.unacked = this.#sendWindow.inflight;
