@@ -284,3 +284,55 @@ describe('Session over the dummy transport', () => {
     await session.whenReady(5000);
   });
 });
+
+describe('Session durability hooks', () => {
+  it('rejects send() with a clear error when the session closes with the frame still queued', async () => {
+    const transport = createDummyTransport({ scheduler: false }); // never accepts: the frame stays queued
+    const session = start(transport);
+    const sending = session.send(FrameType.EXEC_RESULT, { run_id: 'r', task_id: 't', status: 'SUCCEEDED', result: {} });
+    await new Promise((r) => setTimeout(r, 20));
+    await session.close();
+    const err = await sending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(AstraError.isInstance(err) && err.code).toBe('E.TRANSPORT.FAILURE');
+    expect((err as Error).message).toMatch(/still queued; not sent/);
+  });
+
+  it('holds the ack of an inbound frame until persistInbound says it is durable', async () => {
+    const transport = createDummyTransport();
+    let release!: () => void;
+    const durable = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const persisted: string[] = [];
+    const session = new Session({
+      config: config(),
+      transport,
+      register: () => ({
+        capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
+        payload_types: ['biz.exec.dispatch'],
+        packages: [],
+        manifests: [],
+      }),
+      persistInbound: (frame) => {
+        persisted.push(frame.id);
+        return durable;
+      },
+    });
+    sessions.push(session);
+    await session.start();
+    await session.whenReady(5000);
+    const frame = await transport.send(FrameType.EXEC_DISPATCH, dispatch('t1'));
+    await session.receive();
+    await new Promise((r) => setTimeout(r, 50));
+    const acksFor = (): Frame[] =>
+      transport.sent.filter((f) => f.type === FrameType.ACK && ((f.payload as { ack_seq?: number }).ack_seq ?? 0) >= 1);
+    expect(persisted).toEqual([frame.id]);
+    expect(acksFor()).toEqual([]);
+    release();
+    await transport.waitFor((f) => f.type === FrameType.ACK && ((f.payload as { ack_seq?: number }).ack_seq ?? 0) >= 1);
+    expect(acksFor().length).toBeGreaterThan(0);
+  });
+});
