@@ -9,8 +9,16 @@ import type { FsyncPolicy, OutboxRecord, OutboxStore, OutboxStoreStats, PutOptio
 export interface JournalStoreOptions {
   /** Folder of the journal; created if missing. One store per folder. */
   dir: string;
-  /** Default `batch`: writes queued while a flush runs share the next write and fsync (group commit). */
+  /**
+   * Default `batch`: a write is handed to the OS at once (a killed process
+   * loses nothing it was told is stored) and flushed to the disk together
+   * with every other write of the next few ms (group commit), so a power cut
+   * can lose only those last ms. `always`: each write waits for its own
+   * fdatasync. `off`: the OS flushes when it likes.
+   */
   fsync?: FsyncPolicy;
+  /** Group-commit delay of `batch`, in ms. Default 5. */
+  batchMs?: number;
   /** Most bytes of live records; a put beyond it rejects with `E.OUTBOX.FULL`. Default 256 MiB. */
   maxBytes?: number;
   logger?: Logger;
@@ -36,7 +44,7 @@ interface Pending {
 /**
  * Opens (or creates) an append-only journal in `options.dir`: every put and
  * delete is one checksummed record, appended and flushed according to the
- * fsync policy before its promise resolves. On open the journal is replayed;
+ * fsync policy promises before its promise resolves. On open the journal is replayed;
  * a torn last record (crash mid-write) is cut off, while damage anywhere else
  * puts the file aside as `journal.log.corrupt-<time>` and starts empty, with
  * an error log. It never throws: a folder that cannot be opened gives a
@@ -117,12 +125,18 @@ class JournalStore implements OutboxStore {
   #flushing: Promise<void> | undefined;
   #closed = false;
   #compactAt = COMPACT_MIN_BYTES;
+  readonly #batchMs: number;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #syncing: Promise<void> | undefined;
+  /** Set when a group fdatasync failed: writes fail until a flush succeeds again. */
+  #syncError: AstraError | undefined;
 
   constructor(path: string, options: JournalStoreOptions, log: Logger, live: Map<string, Live>, size: number, broken?: AstraError) {
     this.#path = path;
     this.#dir = options.dir;
     this.#policy = options.fsync ?? 'batch';
     this.#maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    this.#batchMs = Math.min(Math.max(options.batchMs ?? 5, 0), 1000);
     this.#log = log;
     this.#live = live;
     this.#size = size;
@@ -172,6 +186,9 @@ class JournalStore implements OutboxStore {
   async close(): Promise<void> {
     this.#closed = true;
     while (this.#flushing) await this.#flushing;
+    if (this.#syncTimer) clearTimeout(this.#syncTimer);
+    await this.#syncing;
+    if (this.#policy === 'batch') await this.#fh?.datasync().catch(() => {});
     await this.#fh?.close().catch(() => {});
     this.#fh = undefined;
   }
@@ -205,12 +222,18 @@ class JournalStore implements OutboxStore {
     const fh = this.#fh;
     try {
       if (!fh) throw new Error('journal not open');
+      if (this.#syncError) {
+        // Before more writes are reported stored, the disk must take a flush again.
+        await fh.datasync();
+        this.#syncError = undefined;
+        this.#log.warn('outbox journal flushes work again');
+      }
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await fh.write(data, written, data.length - written);
         written += bytesWritten;
       }
-      if (this.#policy !== 'off') await fh.datasync();
+      if (this.#policy === 'always') await fh.datasync();
     } catch (err) {
       // A partial record must not stay in the middle of the journal: cut back to the last good byte.
       await fh?.truncate(this.#size).catch((cutErr: unknown) => {
@@ -235,6 +258,24 @@ class JournalStore implements OutboxStore {
       }
       p.resolve();
     }
+    if (this.#policy === 'batch') this.#syncTimer ??= setTimeout(() => this.#groupSync(), this.#batchMs);
+  }
+
+  /** The group commit of `batch`: one fdatasync for everything written in the last few ms. */
+  #groupSync(): void {
+    this.#syncTimer = undefined;
+    const fh = this.#fh;
+    if (!fh) return;
+    this.#syncing = fh.datasync().then(
+      () => {
+        this.#syncing = undefined;
+      },
+      (err: unknown) => {
+        this.#syncing = undefined;
+        this.#syncError = ioError('flush', err);
+        this.#log.error({ err: this.#syncError.message }, 'OUTBOX FLUSH FAILED: the disk did not take the last writes; refusing writes until it does');
+      },
+    );
   }
 
   /** Rewrites the journal with live records only: written aside, flushed, then renamed over it (atomic). */
