@@ -99,6 +99,8 @@ export class DurableOutbox implements Outbox {
   readonly #known = new Set<string>();
   /** Dedupe keys of dispatches that could not be recorded: to be refused. */
   readonly #unrecorded = new Set<string>();
+  /** Records being written, by dedupe key: a dispatch is admitted only once its record settled. */
+  readonly #recording = new Map<string, Promise<void>>();
   #failing = false;
   readonly #stats = { replayedAnswers: 0, cancelledAtStart: 0, writeFailures: 0, refusedDispatches: 0 };
 
@@ -141,19 +143,28 @@ export class DurableOutbox implements Outbox {
       started_at: this.#now(),
     };
     this.#open.set(frame.id, key);
-    return this.#store.put({ key: dispatchKey(key), kind: 'dispatch', at: data.started_at, data }).then(
+    const recording = this.#store.put({ key: dispatchKey(key), kind: 'dispatch', at: data.started_at, data }).then(
       () => this.#healthy(),
       (err: unknown) => {
         this.#open.delete(frame.id);
         this.#unrecorded.add(key);
-        this.#failed(err, 'a new dispatch will be refused as overloaded');
+        this.#failed(err, 'new dispatches are refused as overloaded');
       },
     );
+    this.#recording.set(key, recording);
+    void recording.finally(() => this.#recording.delete(key));
+    return recording;
   }
 
-  /** True (once) for a dispatch that could not be recorded: the caller refuses it as `overloaded`. */
-  refuses(frame: Frame): boolean {
-    const refused = this.#unrecorded.delete(keyOf(frame.id, frame.corr));
+  /**
+   * Resolves true (once) for a dispatch that could not be recorded: the
+   * caller refuses it as `overloaded` instead of running work a crash would
+   * lose. Waits for the record of a dispatch still being written.
+   */
+  async refuses(frame: Frame): Promise<boolean> {
+    const key = keyOf(frame.id, frame.corr);
+    await this.#recording.get(key);
+    const refused = this.#unrecorded.delete(key);
     if (refused) this.#stats.refusedDispatches++;
     return refused;
   }

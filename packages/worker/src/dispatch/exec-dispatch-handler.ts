@@ -71,7 +71,7 @@ export interface ExecDispatchHandlerOptions {
    * could not be written): it is refused with `E.RUNNER.CANCELLED`, reason
    * `overloaded`, so the scheduler runs it elsewhere or later.
    */
-  refuses?(frame: Frame): boolean;
+  refuses?(frame: Frame): boolean | Promise<boolean>;
 }
 
 /** An answer to a dispatch. */
@@ -156,14 +156,6 @@ export class ExecDispatchHandler implements RouteHandler {
       } else {
         this.#log.info({ id: frame.id, task_id: dispatch.task_id }, 'duplicate dispatch: its answer is still on its way');
       }
-      return false;
-    }
-    if (this.#o.refuses?.(frame)) {
-      void this.#refuse(
-        frame,
-        { reason: RefusalReason.OVERLOADED, message: 'worker overloaded: its outbox cannot record the task (disk full or failing); task refused' },
-        'dispatch.admit',
-      );
       return false;
     }
     if (this.#o.isDraining()) {
@@ -257,6 +249,14 @@ export class ExecDispatchHandler implements RouteHandler {
 
   async handle(frame: Frame, context: RouteContext): Promise<void> {
     const dispatch = frame.payload as ExecDispatchPayload;
+    if (this.#o.refuses && (await this.#o.refuses(frame))) {
+      await this.#refuse(
+        frame,
+        { reason: RefusalReason.OVERLOADED, message: 'worker overloaded: its outbox cannot record the task (disk full or failing); task refused' },
+        'dispatch.admit',
+      );
+      return;
+    }
     const handlerKey = `${dispatch.package_name}@${dispatch.package_version}:${dispatch.node_type}`;
     const cooling = this.#cooldown.remainingMs(handlerKey);
     if (cooling > 0) {

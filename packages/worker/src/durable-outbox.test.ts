@@ -1,0 +1,128 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFaultInjectingStore, createJournalStore } from '@astraflow/outbox';
+import { ErrorCode, FrameType, type Frame } from '@astraflow/protocol';
+import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DurableOutbox } from './durable-outbox.js';
+import { Session } from './session/session.js';
+
+let dir: string;
+const closers: Array<() => Promise<unknown>> = [];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'astra-durable-'));
+});
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+  await rm(dir, { recursive: true, force: true });
+});
+
+function session(transport: DummyTransport, durable: () => DurableOutbox | undefined): Session {
+  const s = new Session({
+    config: {
+      tenant: 'default', worker_name: 'w', worker_instance_id: 'wid-1', worker_instance_id_file: undefined,
+      auth_fingerprint: undefined, worker_version: '0.0.0-test', auth_mode: 'token', auth_token: 't',
+      handshake_protocol_version: 1, heartbeat_interval_seconds: 30, heartbeat_jitter_seconds: 0,
+      ack_retry_base_ms: 50, ack_retry_max_ms: 200, ack_retry_attempts: 6, session_accept_timeout_seconds: 2,
+      session_window_size: 8, reconnect_base_delay_seconds: 0.05, reconnect_max_delay_seconds: 0.2, reconnect_jitter: 0,
+      reconnect_abort_on_auth_error: false, reconnect_abort_on_protocol_error: false, transport_recv_queue_max: 0,
+      session_app_queue_max: 0, session_app_queue_overflow: 'block', max_frame_bytes: 65_536, data_dir: join(dir, 'data'),
+    },
+    transport,
+    register: () => ({
+      capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
+      payload_types: ['biz.exec.dispatch'], packages: [], manifests: [],
+    }),
+    persistInbound: (frame) => durable()?.recordInbound(frame),
+  });
+  closers.push(() => s.close());
+  return s;
+}
+
+const dispatchPayload = {
+  run_id: 'r1', task_id: 't1', node_id: 'n1', node_type: 'echo.echo', package_name: 'echo',
+  package_version: '1.0.0', parameters: {}, constraints: {},
+};
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
+
+describe('DurableOutbox', () => {
+  it('records a dispatch before acking it; after a crash, replays the stored answer under its id and cancels the unfinished dispatch', async () => {
+    const outboxDir = join(dir, 'outbox');
+    // First run: one dispatch answered (the ack never comes back: the scheduler does not ack), one left running.
+    const store1 = await createJournalStore({ dir: outboxDir });
+    const t1 = createDummyTransport();
+    t1.scheduler!.shouldAck = () => false;
+    let d1: DurableOutbox | undefined;
+    const s1 = session(t1, () => d1);
+    d1 = new DurableOutbox({ session: s1, store: store1 });
+    await s1.start();
+    await s1.whenReady(5000);
+    const answered = await t1.send(FrameType.EXEC_DISPATCH, dispatchPayload);
+    const running = await t1.send(FrameType.EXEC_DISPATCH, { ...dispatchPayload, task_id: 't2' });
+    await s1.receive();
+    await s1.receive();
+    await waitUntil(() => store1.stats().records === 2);
+    const receipt = await d1.send(
+      FrameType.EXEC_RESULT,
+      { run_id: 'r1', task_id: 't1', status: 'SUCCEEDED', result: {} },
+      { corr: answered.id, ackRequest: true },
+    );
+    await waitUntil(() => t1.delivered.some((f) => f.id === receipt.frame.id));
+    expect(store1.stats().records).toBe(2); // the answer replaced its dispatch; the running one stays
+    await store1.close(); // the process dies here (nothing more is written)
+
+    // Second run in the same folder.
+    const store2 = await createJournalStore({ dir: outboxDir });
+    expect(store2.recovered.map((r) => r.kind).sort()).toEqual(['answer', 'dispatch']);
+    const t2 = createDummyTransport();
+    let d2: DurableOutbox | undefined;
+    const s2 = session(t2, () => d2);
+    d2 = new DurableOutbox({ session: s2, store: store2 });
+    const replayed = await d2.replay();
+    await s2.start();
+    await Promise.all(replayed.map((r) => r.acked));
+    const out = t2.delivered.filter((f) => f.type === FrameType.EXEC_RESULT || f.type === FrameType.EXEC_ERROR);
+    expect(out.find((f) => f.type === FrameType.EXEC_RESULT)).toMatchObject({ id: receipt.frame.id, corr: answered.id });
+    expect(out.find((f) => f.type === FrameType.EXEC_ERROR)).toMatchObject({
+      corr: running.id,
+      payload: { code: ErrorCode.RUNNER_CANCELLED, context: { details: { reason: 'worker_restart', task_id: 't2' } } },
+    });
+    expect(d2.stats).toMatchObject({ replayedAnswers: 1, cancelledAtStart: 1 });
+    await waitUntil(() => store2.stats().records === 0);
+    expect(t2.violations).toEqual([]);
+    await store2.close();
+  });
+
+  it('refuses a dispatch it could not record, still sends answers, and takes dispatches again once writes work', async () => {
+    const store = createFaultInjectingStore(await createJournalStore({ dir: join(dir, 'outbox') }));
+    const transport = createDummyTransport();
+    let durable: DurableOutbox | undefined;
+    const s = session(transport, () => durable);
+    durable = new DurableOutbox({ session: s, store });
+    await s.start();
+    await s.whenReady(5000);
+    store.fail('ENOSPC');
+    await transport.send(FrameType.EXEC_DISPATCH, dispatchPayload);
+    const refusedFrame: Frame = await s.receive();
+    expect(await durable.refuses(refusedFrame)).toBe(true);
+    expect(await durable.refuses(refusedFrame)).toBe(false); // once
+    const receipt = await durable.send(
+      FrameType.EXEC_RESULT,
+      { run_id: 'r1', task_id: 't1', status: 'SUCCEEDED', result: {} },
+      { corr: refusedFrame.id },
+    );
+    await receipt.acked;
+    expect(durable.stats.writeFailures).toBeGreaterThan(0);
+    store.fail(undefined);
+    await transport.send(FrameType.EXEC_DISPATCH, { ...dispatchPayload, task_id: 't2' });
+    const accepted = await s.receive();
+    expect(await durable.refuses(accepted)).toBe(false);
+    expect(store.stats().records).toBe(1);
+    await store.close();
+  });
+});
