@@ -52,6 +52,7 @@ const bounds: readonly BoundRow[] = [
   ['package_max_extracted_bytes', [['1', 1]], ['0']],
   ['package_max_entries', [['1', 1]], ['0', '-3']],
   ['shutdown_grace_seconds', [['0', 0], ['90', 90]], ['-1']],
+  ['outbox_max_bytes', [['65536', 65_536], ['1e9', 1_000_000_000]], ['65535', '0', '1.5', '1e12']],
   ['http_port', [['0', 0], ['65535', 65535], ['8080', 8080]], ['65536', '-1', '80.5']],
 ];
 
@@ -102,6 +103,7 @@ const enums: readonly [keyof Settings, readonly string[], readonly string[]][] =
   ['transport', ['websocket', 'dummy'], ['WebSocket', 'ws', 'grpc']],
   ['auth_mode', ['token', 'mtls'], ['TOKEN', 'tls', 'none']],
   ['session_app_queue_overflow', ['block', 'drop_new', 'drop_oldest'], ['drop', 'DROP_NEW', 'drop-new']],
+  ['outbox_fsync', ['always', 'batch', 'off'], ['sync', 'BATCH', 'never']],
   ['handler_dispatch_queue_overflow', ['block', 'drop_new', 'drop_oldest'], ['reject', 'Block']],
   ['handler_exec_mode_default', ['auto', 'inline', 'thread'], ['process', 'AUTO']],
 ];
@@ -161,6 +163,7 @@ describe('URLs', () => {
 });
 
 const BOOLEAN_FIELDS = [
+  'outbox_enabled',
   'reconnect_abort_on_auth_error',
   'reconnect_abort_on_protocol_error',
   'tls_reject_unauthorized',
