@@ -126,3 +126,22 @@ describe('DurableOutbox', () => {
     await store.close();
   });
 });
+
+describe('DurableOutbox replay of bad records', () => {
+  it('drops a stored answer whose payload fails its schema, and a record of unknown kind, instead of failing the start', async () => {
+    const store = await createJournalStore({ dir: join(dir, 'outbox') });
+    await store.put({ key: 'a:bad', kind: 'answer', at: 1, data: { type: FrameType.EXEC_RESULT, payload: { bogus: true }, corr: null, seq: null } });
+    await store.put({ key: 'x:1', kind: 'mystery', at: 2, data: {} });
+    await store.close();
+    const again = await createJournalStore({ dir: join(dir, 'outbox') });
+    const transport = createDummyTransport();
+    let durable: DurableOutbox | undefined;
+    const s = session(transport, () => durable);
+    durable = new DurableOutbox({ session: s, store: again });
+    const replayed = await durable.replay();
+    expect(replayed).toHaveLength(1);
+    await expect(replayed[0]!.acked).rejects.toThrow();
+    await waitUntil(() => again.stats().records === 0);
+    await again.close();
+  });
+});

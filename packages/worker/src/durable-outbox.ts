@@ -207,6 +207,9 @@ export class DurableOutbox implements Outbox {
         await this.#persistAnswer(frameId, data.type, data.payload, { corr: d.id, ...(d.seq !== null ? { seq: d.seq } : {}) });
         this.#stats.cancelledAtStart++;
         queued.push(() => out.push(this.#replayOne(frameId, data)));
+      } else {
+        this.#log.warn({ key: record.key, kind: record.kind }, 'outbox: unknown record dropped');
+        await this.#store.delete(record.key).catch(() => {});
       }
     }
     for (const push of queued) push();
@@ -260,7 +263,13 @@ export class DurableOutbox implements Outbox {
   }
 
   #transmit<T extends string>(id: string, type: T, payload: PayloadOf<T>, options: SendOptions): Promise<OutboundReceipt> {
-    const receipt = this.#session.send(type, payload, { ...options, id });
+    let receipt: Promise<OutboundReceipt>;
+    try {
+      receipt = this.#session.send(type, payload, { ...options, id });
+    } catch (err) {
+      // A payload that fails its schema throws at once; a stored one must not stop the start.
+      receipt = Promise.reject(err);
+    }
     receipt.then(
       (r) =>
         r.acked.then(
