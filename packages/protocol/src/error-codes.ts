@@ -70,6 +70,8 @@ export const RefusalReason = {
   OVERFLOW: 'overflow',
   COOLDOWN: 'cooldown',
   OVERLOADED: 'overloaded',
+  /** Accepted before a crash or kill of the worker and never finished: answered on the next start. */
+  WORKER_RESTART: 'worker_restart',
 } as const;
 
 /** Any value of {@link RefusalReason}. */

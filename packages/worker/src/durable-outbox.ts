@@ -4,6 +4,7 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
+  RefusalReason,
   createNoopLogger,
   type ExecDispatchPayload,
   type ExecErrorPayload,
@@ -332,7 +333,7 @@ function cancelledByRestart(d: DispatchRecord): ExecErrorPayload {
     message: 'the worker restarted while this task was accepted and unfinished; dispatch it again',
     context: {
       where: 'worker.restart',
-      details: { run_id: d.run_id, task_id: d.task_id, node_id: d.node_id, reason: 'worker_restart', started_at: d.started_at },
+      details: { run_id: d.run_id, task_id: d.task_id, node_id: d.node_id, reason: RefusalReason.WORKER_RESTART, started_at: d.started_at },
     },
   };
 }
