@@ -66,7 +66,8 @@ describe('durable outbox: no answer lost to a crash', () => {
       // (a repeat of an id is a repeat, not a second answer), E.RUNNER.CANCELLED dispatches the task again.
       const taskOf = new Map<string, number>(); // dispatch id → task
       const answerOf = new Map<string, string>(); // dispatch id → answer frame id
-      const seenAnswerIds = new Set<string>();
+      const seenAnswerIds = new Map<string, string>(); // answer frame id → its content
+      let repeatsThatDiffer = 0;
       const finals = new Map<number, Frame[]>();
       const cancelReasons = new Map<string, number>();
       let wireRepeats = 0;
@@ -97,11 +98,15 @@ describe('durable outbox: no answer lost to a crash', () => {
         if (kind !== 'delivered' || !isAnswer(frame) || frame.corr == null) return;
         const t = taskOf.get(frame.corr);
         if (t === undefined) return;
-        if (seenAnswerIds.has(frame.id)) {
+        const content = JSON.stringify([frame.type, frame.corr, frame.payload]);
+        const earlier = seenAnswerIds.get(frame.id);
+        if (earlier !== undefined) {
+          // The same answer again (a re-send after a restart): recognised by its id, and it must be the same answer.
           wireRepeats++;
+          if (earlier !== content) repeatsThatDiffer++;
           return;
         }
-        seenAnswerIds.add(frame.id);
+        seenAnswerIds.set(frame.id, content);
         if (answerOf.has(frame.corr)) secondAnswers++;
         answerOf.set(frame.corr, frame.id);
         const error = frame.type === FrameType.EXEC_ERROR ? (frame.payload as ExecErrorPayload) : undefined;
@@ -147,12 +152,14 @@ describe('durable outbox: no answer lost to a crash', () => {
         redispatches,
         dispatches_with_two_answer_ids: secondAnswers,
         answer_ids_repeated_on_the_wire: wireRepeats,
+        repeats_with_other_content: repeatsThatDiffer,
         violations: scheduler.violations.length,
       };
       console.log('crash test counts', JSON.stringify(counts));
       expect(finals.size).toBe(TASKS);
       expect(multiple).toBe(0);
       expect(secondAnswers).toBe(0);
+      expect(repeatsThatDiffer).toBe(0);
       expect(notSucceeded).toEqual([]);
       expect(cancelReasons.get('worker_restart') ?? 0).toBeGreaterThan(0);
       expect(scheduler.violations).toEqual([]);
