@@ -62,7 +62,7 @@ describe('durable outbox: no answer lost to a crash', () => {
       await nextAccept(scheduler, 0);
       expect((await install()).payload).toMatchObject({ status: 'installed' });
 
-      // The scheduler's side, as the real one behaves (PROTOCOL.md §6): an answer is recognised by its frame id
+      // The scheduler's side, as the real one behaves (docs/protocol.md §6): an answer is recognised by its frame id
       // (a repeat of an id is a repeat, not a second answer), E.RUNNER.CANCELLED dispatches the task again.
       const taskOf = new Map<string, number>(); // dispatch id → task
       const answerOf = new Map<string, string>(); // dispatch id → answer frame id
@@ -77,7 +77,10 @@ describe('durable outbox: no answer lost to a crash', () => {
       let open = 0;
       const random = (() => {
         let s = 42;
-        return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+        return () => {
+          s = (s * 1103515245 + 12345) % 2 ** 31;
+          return s / 2 ** 31;
+        };
       })();
       const send = (t: number): void => {
         const id = randomUUID();
