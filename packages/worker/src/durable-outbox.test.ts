@@ -28,6 +28,7 @@ function session(transport: DummyTransport, durable: () => DurableOutbox | undef
       session_window_size: 8, reconnect_base_delay_seconds: 0.05, reconnect_max_delay_seconds: 0.2, reconnect_jitter: 0,
       reconnect_abort_on_auth_error: false, reconnect_abort_on_protocol_error: false, transport_recv_queue_max: 0,
       session_app_queue_max: 0, session_app_queue_overflow: 'block', max_frame_bytes: 65_536, data_dir: join(dir, 'data'),
+      max_outbound_frame_bytes: 65_536, session_recv_stall_seconds: 60,
     },
     transport,
     register: () => ({
