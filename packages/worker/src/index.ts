@@ -19,7 +19,9 @@
 // transport), the route-handler contract for extra frame types, and the observability pieces.
 // The dispatch pipeline's parts (router internals, exec handler, next broker, guards, queues) are
 // internal; docs/architecture.md describes them.
-export { setup, Worker, type SetupOptions, type StopOptions, type WorkerEvents } from './worker.js';
+export { setup, type SetupOptions } from './setup.js';
+export { Worker, type StopOptions, type WorkerEvents } from './worker.js';
+export { compileWorkerOptions, type WorkerOptions } from './compile-options.js';
 export {
   Session,
   type OutboundReceipt,

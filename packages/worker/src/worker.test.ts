@@ -5,7 +5,8 @@ import { loadSettings } from '@astraflow/config';
 import { AstraError, ErrorCode, FrameType, createNoopLogger } from '@astraflow/protocol';
 import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
 import { afterEach, describe, expect, it } from 'vitest';
-import { setup, type Worker } from './worker.js';
+import { setup } from './setup.js';
+import type { Worker } from './worker.js';
 
 let dir: string;
 let worker: Worker | undefined;

@@ -1,67 +1,20 @@
 import { EventEmitter } from 'node:events';
-import { dirname, join } from 'node:path';
-import { getSettings, loadSettings, type Settings } from '@astraflow/config';
-import {
-  AstraError,
-  ErrorCode,
-  FrameType,
-  clampTimerMs,
-  type Frame,
-  type Logger,
-  type RegisterPayload,
-  type Transport,
-} from '@astraflow/protocol';
-import { createJournalStore, type OutboxStore } from '@astraflow/outbox';
-import { createPackageManager, type PackageManager } from '@astraflow/registry';
-import { createResourceRegistry, createRunner, sweepTaskDataDirs, type Runner } from '@astraflow/runner';
-import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
-import { ExecDispatchHandler, type Answer, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
-import { NextBroker } from './dispatch/next-broker.js';
-import { createPackageCommandHandlers } from './dispatch/package-commands.js';
-import { DurableOutbox } from './durable-outbox.js';
-import { Router, type RouteHandler } from './dispatch/router.js';
+import type { Settings } from '@astraflow/config';
+import { AstraError, ErrorCode, clampTimerMs, type Logger } from '@astraflow/protocol';
+import type { OutboxStore } from '@astraflow/outbox';
+import type { PackageManager } from '@astraflow/registry';
+import { sweepTaskDataDirs, type Runner } from '@astraflow/runner';
+import type { WorkerOptions } from './compile-options.js';
+import type { ExecDispatchHandler, DispatchStats } from './dispatch/exec-dispatch-handler.js';
+import type { NextBroker } from './dispatch/next-broker.js';
+import type { Router, RouteHandler } from './dispatch/router.js';
+import type { DrainSwitch } from './drain-switch.js';
+import type { DurableOutbox } from './durable-outbox.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
-import { createLogger } from './logger.js';
-import { noopTaskMetrics, type TaskMetrics } from './metrics.js';
-import { createLoadMonitor, type LoadMonitor } from './load/load-monitor.js';
-import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics.js';
-import { Session } from './session/session.js';
+import type { LoadMonitor } from './load/load-monitor.js';
+import type { PrometheusMetrics } from './prometheus-metrics.js';
+import type { Session } from './session/session.js';
 import type { SessionState } from './session/session-state.js';
-
-/**
- * Frames that running tasks wait on: the session hands them over on arrival,
- * so a full queue of new work can never hold them up (see `expressTypes`).
- */
-const EXPRESS_TYPES: ReadonlySet<string> = new Set([FrameType.EXEC_NEXT_RESPONSE]);
-
-/** Options of {@link setup}. */
-export interface SetupOptions {
-  /** Fully loaded settings; default `getSettings()` (or `loadSettings(overrides)` when `overrides` is given). */
-  settings?: Settings;
-  /** Explicit values with the highest priority (README, "Running against a real scheduler": source 1). Ignored when `settings` is given. */
-  overrides?: Parameters<typeof loadSettings>[0];
-  /**
-   * Replaces the transport named by `settings.transport` (third-party transports go here). Required
-   * with `transport: dummy`: the worker has no dependency on the in-memory test double, so whoever
-   * selects it passes `createDummyTransport()` from `@astraflow/transport-dummy` (the CLI loads that
-   * package only then).
-   */
-  transport?: Transport;
-  /** Defaults to a pino JSON logger at `settings.log_level`. */
-  logger?: Logger;
-  /** Extra frame handlers, e.g. for `ext.<vendor>.*` types; they may also replace the built-in ones. */
-  handlers?: Readonly<Record<string, RouteHandler>>;
-  /** Task metrics sink; defaults to the Prometheus registry of the health endpoint when it is on. */
-  metrics?: TaskMetrics;
-  /** Host name for the handshake (default: the OS's). */
-  hostname?: string;
-  /**
-   * Store of the durable outbox; default a journal in `outbox_dir` (with
-   * `outbox_enabled`). Inject one to test disk failures
-   * (`createFaultInjectingStore` from `@astraflow/outbox`). The worker closes it.
-   */
-  outboxStore?: OutboxStore;
-}
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -79,9 +32,27 @@ export interface WorkerEvents {
   stopped: [];
 }
 
+/** The parts {@link Worker} runs, as `setup()` wired them. */
+export interface WorkerParts {
+  settings: Settings;
+  options: WorkerOptions;
+  session: Session;
+  router: Router;
+  packages: PackageManager;
+  runner: Runner;
+  logger: Logger;
+  dispatch: ExecDispatchHandler;
+  next: NextBroker;
+  metrics: PrometheusMetrics | undefined;
+  load: LoadMonitor;
+  draining: DrainSwitch;
+  outbox?: { durable: DurableOutbox; store: OutboxStore } | undefined;
+}
+
 /**
  * A started worker: session, router, runner and package manager wired
- * together. Created by {@link setup}.
+ * together. Created by `setup()` (see `setup.ts`), which owns the wiring;
+ * this class owns the life cycle: start, drain, stop.
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly settings: Settings;
@@ -97,29 +68,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly outbox: DurableOutbox | undefined;
   /** Settles when the worker has stopped: resolves after {@link stop}, rejects with a fatal session error. */
   readonly done: Promise<void>;
+  readonly #options: WorkerOptions;
   readonly #dispatch: ExecDispatchHandler;
-  readonly #next: NextBroker;
-  #draining = false;
+  readonly #draining: DrainSwitch;
   #stopping: Promise<void> | undefined;
   #health: HealthServer | undefined;
   readonly #outboxStore: OutboxStore | undefined;
 
-  /** @internal use {@link setup}. */
-  constructor(parts: {
-    settings: Settings;
-    session: Session;
-    router: Router;
-    packages: PackageManager;
-    runner: Runner;
-    logger: Logger;
-    dispatch: ExecDispatchHandler;
-    next: NextBroker;
-    metrics: PrometheusMetrics | undefined;
-    load: LoadMonitor;
-    outbox?: { durable: DurableOutbox; store: OutboxStore } | undefined;
-  }) {
+  /** @internal use `setup()`. */
+  constructor(parts: WorkerParts) {
     super();
     this.settings = parts.settings;
+    this.#options = parts.options;
     this.session = parts.session;
     this.router = parts.router;
     this.packages = parts.packages;
@@ -130,11 +90,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.outbox = parts.outbox?.durable;
     this.#outboxStore = parts.outbox?.store;
     this.#dispatch = parts.dispatch;
-    this.#next = parts.next;
+    this.#draining = parts.draining;
+    const next = parts.next;
     this.session.on('state', (state, previous) => {
-      if (state === 'BACKOFF') {
-        this.#next.failAll(new AstraError(ErrorCode.TRANSPORT_FAILURE, 'connection to the scheduler lost'));
-      }
+      if (state === 'BACKOFF') next.failAll(new AstraError(ErrorCode.TRANSPORT_FAILURE, 'connection to the scheduler lost'));
       this.emit('state', state, previous);
     });
     this.session.on('ready', (info) => this.emit('ready', info));
@@ -159,10 +118,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** True once the worker takes no new dispatches. */
   get draining(): boolean {
-    return this.#draining;
+    return this.#draining.on;
   }
 
-  /** Dispatches admitted and not yet answered. */
+  /** Dispatches admitted and not yet answered: the worker's one in-flight count (heartbeat, metrics, stop). */
   get inflight(): number {
     return this.#dispatch.inflight;
   }
@@ -170,6 +129,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Overload refusals and handler overruns (see `DispatchStats`). */
   get dispatchStats(): Readonly<DispatchStats> {
     return this.#dispatch.stats;
+  }
+
+  /** Address of the health endpoint, when on. */
+  get healthUrl(): string | undefined {
+    return this.#health?.url;
   }
 
   /** Routes frames of `type` to `handler` (third-party `ext.*` types). Re-registers so the scheduler learns the type. */
@@ -180,8 +144,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Stops taking new dispatches (answered `E.RUNNER.CANCELLED`, reason `draining`, so the scheduler retries them elsewhere); running ones go on. */
   drain(): void {
-    if (this.#draining) return;
-    this.#draining = true;
+    if (!this.#draining.turnOn()) return;
     this.session.drain();
     this.logger.info({ inflight: this.inflight }, 'draining: no new tasks');
   }
@@ -197,7 +160,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #stop(options: StopOptions): Promise<void> {
-    const graceMs = options.graceMs ?? this.settings.shutdown_grace_seconds * 1000;
+    const graceMs = options.graceMs ?? this.#options.shutdownGraceMs;
     const flushMs = options.flushMs ?? 5000;
     this.drain();
     const finished = await withTimeout(this.#allAnswered(), graceMs);
@@ -214,10 +177,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('stopped');
   }
 
+  /**
+   * Resolves once every admitted dispatch is answered and the router holds
+   * nothing. Each wait ends on an event; the loop checks again because one
+   * side can refill the other (an answer frees a slot for a queued frame).
+   */
   async #allAnswered(): Promise<void> {
     while (this.#dispatch.inflight > 0 || this.router.inflight > 0 || this.router.queued > 0) {
-      await this.router.idle();
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await this.router.drained();
+      await this.#dispatch.idle();
     }
   }
 
@@ -230,21 +198,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#outboxStore?.close().catch(() => {});
   }
 
-  /** @internal */
+  /** @internal Sweeps old task folders, starts the health endpoint, the load monitor and the session, then pumps deliveries. */
   async startParts(): Promise<void> {
+    const { taskData, health } = this.#options;
     // Folders of tasks an earlier process never finished, and kept ones past their retention.
-    const swept = await sweepTaskDataDirs(this.settings.data_dir, {
-      retentionMs: this.settings.task_data_retention_seconds * 1000,
-      logger: this.logger,
-    });
-    if (swept.removed > 0) this.logger.info({ ...swept, data_dir: this.settings.data_dir }, 'task data folders swept');
-    if (this.settings.http_enabled) {
+    const swept = await sweepTaskDataDirs(taskData.dataDir, { retentionMs: taskData.retentionMs, logger: this.logger });
+    if (swept.removed > 0) this.logger.info({ ...swept, data_dir: taskData.dataDir }, 'task data folders swept');
+    if (health) {
       this.#health = await startHealthServer({
-        host: this.settings.http_host,
-        port: this.settings.http_port,
-        ready: () => this.session.state === 'READY' && !this.#draining && !this.load.overloaded,
+        host: health.host,
+        port: health.port,
+        ready: () => this.session.state === 'READY' && !this.draining && !this.load.overloaded,
         notReadyReason: () =>
-          this.#draining ? 'draining' : this.load.overloaded ? 'overloaded' : this.session.state !== 'READY' ? 'not_connected' : undefined,
+          this.draining ? 'draining' : this.load.overloaded ? 'overloaded' : this.session.state !== 'READY' ? 'not_connected' : undefined,
         metrics: this.metrics,
         logger: this.logger,
       });
@@ -255,227 +221,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void this.#pump();
   }
 
-  /** Address of the health endpoint, when on. */
-  get healthUrl(): string | undefined {
-    return this.#health?.url;
-  }
-
   async #pump(): Promise<void> {
     for (;;) {
       const frame = await this.session.receive();
       try {
-        await this.router.route(frame);
+        await this.router.deliver({ kind: 'frame', frame });
       } catch (err) {
         this.logger.error({ err, type: frame.type, id: frame.id }, 'routing failed');
       }
     }
   }
-}
-
-/**
- * Builds and starts a worker (the `worker.bootstrap.setup()` of the seed):
- * loads settings, loads installed packages, creates the runner, the session
- * over the transport `settings.transport` names (or the one given), wires
- * the default handlers, and starts connecting. Resolves once started — use
- * `worker.session.whenReady()` to wait for READY.
- *
- * @example
- * ```ts
- * const worker = await setup();
- * process.once('SIGTERM', () => void worker.stop());
- * await worker.done;
- * ```
- */
-export async function setup(options: SetupOptions = {}): Promise<Worker> {
-  const settings = options.settings ?? (options.overrides ? loadSettings(options.overrides) : getSettings());
-  if (settings.transport === 'dummy' && options.transport === undefined) {
-    throw new AstraError(
-      ErrorCode.CONFIG_INVALID,
-      'transport dummy needs its transport passed in: setup({ transport: createDummyTransport() }) with @astraflow/transport-dummy',
-      { details: { setting: 'transport' } },
-    );
-  }
-  const logger = options.logger ?? createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
-  const prometheus = settings.http_enabled ? createPrometheusMetrics() : undefined;
-  const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
-
-  const packages = createPackageManager({
-    packagesDir: settings.packages_dir,
-    logger,
-    runtimes: [...settings.runtime_names],
-    requireSha256: settings.package_require_sha256,
-    downloadTimeoutMs: settings.package_download_timeout_seconds * 1000,
-    maxDownloadBytes: settings.package_max_download_bytes,
-    maxExtractedBytes: settings.package_max_extracted_bytes,
-    maxEntries: settings.package_max_entries,
-  });
-  await packages.loadInstalled();
-
-  // Worker-local resources (the runner README, "Resources"): refs pinned to another worker_name never match here.
-  const resources = createResourceRegistry({ workerName: settings.worker_name });
-  const runner = createRunner({
-    resources,
-    resolver: packages,
-    dataDir: settings.data_dir,
-    defaultExecMode: settings.handler_exec_mode_default,
-    workerName: settings.worker_name,
-    logger,
-    threads: {
-      minThreads: settings.thread_pool_min_threads,
-      maxThreads: settings.thread_pool_max_threads,
-      idleTimeoutMs: settings.thread_pool_idle_timeout_seconds * 1000,
-    },
-  });
-  // Threads start and load thread-mode handlers now, so the first task does not pay for it.
-  const warmThreads = (): void => void runner.prewarm(packages.registry.list());
-  warmThreads();
-  const load = createLoadMonitor({
-    intervalMs: settings.load_sample_interval_seconds * 1000,
-    maxEventLoopDelayMs: settings.load_event_loop_delay_max_ms,
-    maxHeapUsedPct: settings.load_heap_used_max_pct,
-    recoverPct: settings.load_recover_pct,
-    logger,
-  });
-
-  const transport = options.transport ?? (await createTransport(settings, logger));
-  const outboxStore = settings.outbox_enabled
-    ? (options.outboxStore ??
-      (await createJournalStore({
-        dir: settings.outbox_dir ?? join(dirname(settings.data_dir), 'outbox'),
-        fsync: settings.outbox_fsync,
-        maxBytes: settings.outbox_max_bytes,
-        logger,
-      })))
-    : undefined;
-  let durable: DurableOutbox | undefined;
-  let router!: Router;
-  let dispatch!: ExecDispatchHandler;
-  const session = new Session({
-    config: settings,
-    transport,
-    logger,
-    ...(options.hostname ? { hostname: options.hostname } : {}),
-    register: (): RegisterPayload => {
-      const inventory = packages.inventory();
-      const limits = settings.concurrency_per_node_limits;
-      return {
-        capabilities: {
-          concurrency: {
-            max_parallel: settings.concurrency_max_parallel,
-            ...(limits && Object.keys(limits).length > 0 ? { per_node_limits: { ...limits } } : {}),
-          },
-          runtimes: [...settings.runtime_names],
-          features: [...settings.feature_flags],
-        },
-        payload_types: [...(settings.payload_types ?? [...router.types(), ...EXPRESS_TYPES].sort())],
-        packages: inventory.packages,
-        manifests: inventory.manifests,
-      };
-    },
-    heartbeatMetrics: () => ({
-      inflight: dispatch.inflight,
-      running_tasks: dispatch.running,
-      feedback_dropped: dispatch.feedbackDropped,
-      dispatch_queue_depth: router.queued,
-      event_loop_delay_ms: Math.round(load.last.eventLoopDelayMs),
-      heap_used_pct: Math.round(load.last.heapUsedPct * 10) / 10,
-      overrunning_tasks: dispatch.stats.overrunning,
-      resources_held: resources.counts().held,
-      resources_in_use: resources.counts().inUse,
-    }),
-    healthy: () => !load.overloaded,
-    onDropped: (frame: Frame) => dispatchDropped(frame),
-    expressTypes: EXPRESS_TYPES,
-    onExpress: (frame) => next.handleResponse(frame as Frame<'biz.exec.next.response'>),
-    onInvalid: (frame, error) => {
-      if (frame.type === FrameType.EXEC_DISPATCH) void dispatch.rejectInvalid(frame, error);
-      else if (frame.type === FrameType.PKG_INSTALL || frame.type === FrameType.PKG_UNINSTALL) void pkg.rejectInvalid(frame, error);
-    },
-    ...(outboxStore ? { persistInbound: (frame: Frame) => durable?.recordInbound(frame) } : {}),
-  });
-  durable = outboxStore ? new DurableOutbox({ session, store: outboxStore, logger }) : undefined;
-  const outbox = durable ?? session;
-  const next = new NextBroker(session, logger);
-  router = new Router({ config: settings, logger, outbox });
-  let worker!: Worker;
-  dispatch = new ExecDispatchHandler({
-    config: settings,
-    outbox,
-    runner,
-    next,
-    isDraining: () => worker.draining,
-    ...(durable ? { refuses: (frame: Frame) => durable.refuses(frame) } : {}),
-    metrics,
-    logger,
-    load,
-  });
-  // A frame the app queue dropped was already acked (and counted there): its handler answers it here.
-  const dispatchDropped = (frame: Frame): void => router.refuseDropped(frame, 'queue_overflow');
-  const pkg = createPackageCommandHandlers({
-    packages,
-    outbox,
-    // The inventory changed: warm threads for any new thread-mode handlers too.
-    reregister: () => {
-      warmThreads();
-      return session.reregister();
-    },
-    isDraining: () => worker.draining,
-    uninstallEvent: settings.package_uninstall_event,
-    logger,
-  });
-  router.register(FrameType.EXEC_DISPATCH, dispatch);
-  router.register(FrameType.PKG_INSTALL, pkg.install);
-  router.register(FrameType.PKG_UNINSTALL, pkg.uninstall);
-  for (const [type, handler] of Object.entries(options.handlers ?? {})) router.register(type, handler);
-
-  worker = new Worker({
-    settings,
-    session,
-    router,
-    packages,
-    runner,
-    logger,
-    dispatch,
-    next,
-    metrics: prometheus,
-    load,
-    outbox: durable && outboxStore ? { durable, store: outboxStore } : undefined,
-  });
-  prometheus?.bind(worker);
-  // Before the session starts: what the last run left goes out ahead of any new work.
-  for (const replayed of (await durable?.replay()) ?? []) {
-    if (replayed.dispatch && replayed.type !== FrameType.PKG_EVENT) {
-      dispatch.restore(replayed.dispatch, { type: replayed.type, payload: replayed.payload } as Answer, replayed.frameId, replayed.acked);
-    }
-  }
-  await worker.startParts();
-  return worker;
-}
-
-/** The WebSocket transport `settings` describe; `transport: dummy` is handled by {@link setup}'s caller. */
-async function createTransport(settings: Settings, logger: Logger): Promise<Transport> {
-  const tls =
-    settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file
-      ? {
-          ...(await readTlsFiles({
-            ...(settings.tls_ca_file ? { caFile: settings.tls_ca_file } : {}),
-            ...(settings.tls_cert_file ? { certFile: settings.tls_cert_file } : {}),
-            ...(settings.tls_key_file ? { keyFile: settings.tls_key_file } : {}),
-          })),
-          rejectUnauthorized: settings.tls_reject_unauthorized,
-        }
-      : { rejectUnauthorized: settings.tls_reject_unauthorized };
-  // For ws:// the transport warns about any tls options; only configured TLS files deserve that warning.
-  const useTls =
-    settings.scheduler_ws_url.startsWith('wss:') || Boolean(settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file);
-  return createWsTransport({
-    url: settings.scheduler_ws_url,
-    ...(settings.auth_token ? { token: settings.auth_token } : {}),
-    ...(useTls ? { tls } : {}),
-    maxFrameBytes: settings.max_frame_bytes,
-    pingIntervalMs: settings.ws_ping_interval_seconds * 1000,
-    logger,
-  });
 }
 
 function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
@@ -493,4 +248,3 @@ function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
     );
   });
 }
-

@@ -12,26 +12,27 @@ import {
   type FrameError,
   type Logger,
 } from '@astraflow/protocol';
-import type { Settings } from '@astraflow/config';
 import type { RunOutcome, Runner } from '@astraflow/runner';
 import { noopTaskMetrics, type TaskMetrics } from '../metrics.js';
 import type { Outbox } from '../outbox.js';
 import { ConcurrencyGuard } from './concurrency-guard.js';
-import { FailureCooldown } from './failure-cooldown.js';
+import { FailureCooldown, type CooldownConfig } from './failure-cooldown.js';
 import type { NextBroker } from './next-broker.js';
 import { dropRefusalReason, refusalDetails, type Refusal } from './refusal.js';
 import type { DropReason, RouteContext, RouteHandler } from './router.js';
 
-/** Settings the dispatch handler reads (names as in the README's settings table). */
-export type ExecDispatchConfig = Pick<
-  Settings,
-  | 'tenant'
-  | 'handler_dispatch_timeout_seconds'
-  | 'handler_dispatch_max_failures'
-  | 'handler_dispatch_failure_cooldown_seconds'
-  | 'concurrency_per_node_limits'
-  | 'handler_dispatch_max_queue_wait_seconds'
->;
+/** The dispatch handler's settings, compiled once by `compileWorkerOptions` (milliseconds, clamped). */
+export interface ExecDispatchConfig {
+  tenant: string;
+  /** `handler_dispatch_timeout_seconds`; a dispatch's own `constraints.timeout_ms` may only shorten it. */
+  taskTimeoutMs: number;
+  /** Per `package@version:node_type`; the same settings as the router's per-type cooldown. */
+  cooldown: CooldownConfig;
+  /** `concurrency_per_node_limits`. */
+  perNodeLimits: Readonly<Record<string, number>>;
+  /** `handler_dispatch_max_queue_wait_seconds` (0 = no limit). */
+  maxQueueWaitMs: number;
+}
 
 /** The worker's own load, as the dispatch handler sees it (a `LoadMonitor` satisfies it). */
 export interface LoadState {
@@ -107,6 +108,7 @@ export class ExecDispatchHandler implements RouteHandler {
   readonly #nodeRunning = new Map<string, number>();
   readonly #remember: number;
   #running = 0;
+  #idleWaiters: Array<() => void> = [];
   /** Frames queued longer than this are refused as overloaded (the router drops them). */
   readonly maxQueueWaitMs: number;
   readonly stats: DispatchStats = { refusedOverloaded: 0, overruns: 0, overrunning: 0 };
@@ -118,17 +120,20 @@ export class ExecDispatchHandler implements RouteHandler {
     this.#log = (options.logger ?? createNoopLogger()).child({ component: 'dispatch' });
     this.#metrics = options.metrics ?? noopTaskMetrics;
     this.#remember = options.rememberAnswers ?? 10_000;
-    this.#cooldown = new FailureCooldown(
-      options.config.handler_dispatch_max_failures,
-      options.config.handler_dispatch_failure_cooldown_seconds * 1000,
-    );
-    this.#nodeLimits = new Map(Object.entries(options.config.concurrency_per_node_limits ?? {}));
-    this.maxQueueWaitMs = options.config.handler_dispatch_max_queue_wait_seconds * 1000;
+    this.#cooldown = new FailureCooldown(options.config.cooldown.maxFailures, options.config.cooldown.ms);
+    this.#nodeLimits = new Map(Object.entries(options.config.perNodeLimits));
+    this.maxQueueWaitMs = options.config.maxQueueWaitMs;
   }
 
   /** Dispatches admitted and not yet answered (queued or running). */
   get inflight(): number {
     return [...this.#seen.values()].filter((s) => s.state === 'running').length;
+  }
+
+  /** Resolves once every admitted dispatch is answered ({@link inflight} 0). */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Feedback frames dropped because they exceeded `max_outbound_frame_bytes` (monotonic). */
@@ -388,7 +393,7 @@ export class ExecDispatchHandler implements RouteHandler {
   }
 
   #timeoutMs(dispatch: ExecDispatchPayload): number | undefined {
-    const candidates = [dispatch.constraints.timeout_ms, this.#o.config.handler_dispatch_timeout_seconds * 1000].filter(
+    const candidates = [dispatch.constraints.timeout_ms, this.#o.config.taskTimeoutMs].filter(
       (ms): ms is number => typeof ms === 'number' && ms > 0,
     );
     // Clamped: Node fires a timer above 2^31 − 1 ms after 1 ms, which would fail every such task at once.
@@ -429,6 +434,7 @@ export class ExecDispatchHandler implements RouteHandler {
     }
     const ckey = (frame.payload as ExecDispatchPayload).concurrency_key;
     if (ckey !== undefined) this.#guard.release(ckey, key);
+    if (this.#idleWaiters.length > 0 && this.inflight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     await this.#send(frame, record);
   }
 

@@ -1,3 +1,10 @@
+/** `handler_dispatch_max_failures` and `handler_dispatch_failure_cooldown_seconds`, compiled. */
+export interface CooldownConfig {
+  /** Consecutive failures that start a cooldown (0 = never). */
+  maxFailures: number;
+  ms: number;
+}
+
 /**
  * After `maxFailures` consecutive failures of one handler, refuses it for
  * `cooldownMs`; a success resets the count. `maxFailures = 0` disables it.

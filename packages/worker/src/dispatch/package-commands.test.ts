@@ -5,6 +5,7 @@ import { buildFrame, FrameType, type Frame } from '@astraflow/protocol';
 import { createPackageManager } from '@astraflow/registry';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Outbox } from '../outbox.js';
+import { compileRouterConfig } from '../compile-options.js';
 import { createPackageCommandHandlers } from './package-commands.js';
 import { Router } from './router.js';
 
@@ -30,7 +31,7 @@ async function setupRouter(options: { draining?: boolean } = {}) {
   };
   const router = new Router({
     outbox,
-    config: {
+    config: compileRouterConfig({
       handler_dispatch_max_inflight: 1,
       handler_dispatch_queue_max: 1,
       handler_dispatch_queue_overflow: 'drop_new',
@@ -38,7 +39,7 @@ async function setupRouter(options: { draining?: boolean } = {}) {
       handler_dispatch_timeout_seconds: 0,
       handler_dispatch_max_failures: 0,
       handler_dispatch_failure_cooldown_seconds: 0,
-    },
+    }),
   });
   const pkg = createPackageCommandHandlers({
     packages: createPackageManager({ packagesDir: join(dir, 'packages') }),

@@ -1,9 +1,10 @@
 import { buildFrame, type Frame } from '@astraflow/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Outbox } from '../outbox.js';
-import { Router, type RouterConfig } from './router.js';
+import { compileRouterConfig } from '../compile-options.js';
+import { Router } from './router.js';
 
-const base: RouterConfig = {
+const base: Parameters<typeof compileRouterConfig>[0] = {
   handler_dispatch_max_inflight: 2,
   handler_dispatch_queue_max: 0,
   handler_dispatch_queue_overflow: 'block',
@@ -31,7 +32,7 @@ const outbox: Outbox = {
 
 describe('Router', () => {
   it('never runs more than max_inflight handlers at once', async () => {
-    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 3 } });
+    const router = new Router({ outbox, config: compileRouterConfig({ ...base, handler_dispatch_max_inflight: 3 }) });
     let running = 0;
     let peak = 0;
     let done = 0;
@@ -50,7 +51,7 @@ describe('Router', () => {
   });
 
   it('runs one at a time with max_inflight 0', async () => {
-    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 0 } });
+    const router = new Router({ outbox, config: compileRouterConfig({ ...base, handler_dispatch_max_inflight: 0 }) });
     const order: string[] = [];
     router.register('ext.test.seq', {
       async handle(f) {
@@ -71,7 +72,7 @@ describe('Router', () => {
   it('hands frames dropped by drop_new to the handler to answer', async () => {
     const router = new Router({
       outbox,
-      config: { ...base, handler_dispatch_max_inflight: 1, handler_dispatch_queue_max: 1, handler_dispatch_queue_overflow: 'drop_new' },
+      config: compileRouterConfig({ ...base, handler_dispatch_max_inflight: 1, handler_dispatch_queue_max: 1, handler_dispatch_queue_overflow: 'drop_new' }),
     });
     const dropped: string[] = [];
     let release!: () => void;
@@ -92,7 +93,7 @@ describe('Router', () => {
   });
 
   it('lets admit() settle a frame without queueing it', async () => {
-    const router = new Router({ outbox, config: base });
+    const router = new Router({ outbox, config: compileRouterConfig(base) });
     let handled = 0;
     router.register('ext.test.admit', { admit: () => false, handle: async () => void handled++ });
     await router.route(frame('ext.test.admit', 1));
@@ -101,7 +102,7 @@ describe('Router', () => {
   });
 
   it('gives handlers the outbox to reply through', async () => {
-    const router = new Router({ outbox, config: base });
+    const router = new Router({ outbox, config: compileRouterConfig(base) });
     router.register('ext.test.echo', {
       handle: async (f, { outbox: out }) => {
         await out.send('ext.test.echoed', { of: f.id });
@@ -114,7 +115,7 @@ describe('Router', () => {
 
   it('reports unrouted frames', async () => {
     const seen: string[] = [];
-    const router = new Router({ outbox, config: base, onUnrouted: (f) => seen.push(f.type) });
+    const router = new Router({ outbox, config: compileRouterConfig(base), onUnrouted: (f) => seen.push(f.type) });
     await router.route(frame('ext.unknown.thing', 1));
     expect(seen).toEqual(['ext.unknown.thing']);
   });
@@ -122,12 +123,12 @@ describe('Router', () => {
   it('times handlers out and cools a failing handler down', async () => {
     const router = new Router({
       outbox,
-      config: {
+      config: compileRouterConfig({
         ...base,
         handler_dispatch_timeout_seconds: 0.02,
         handler_dispatch_max_failures: 2,
         handler_dispatch_failure_cooldown_seconds: 60,
-      },
+      }),
     });
     const aborted: boolean[] = [];
     const dropped: string[] = [];
@@ -153,7 +154,7 @@ describe('Router', () => {
   });
 
   it('retires idle per-type queues', async () => {
-    const router = new Router({ outbox, config: { ...base, handler_dispatch_queue_idle_seconds: 0.02 } });
+    const router = new Router({ outbox, config: compileRouterConfig({ ...base, handler_dispatch_queue_idle_seconds: 0.02 }) });
     router.register('ext.test.idle', { handle: async () => {} });
     await router.route(frame('ext.test.idle', 1));
     await sleep(5);
@@ -162,7 +163,7 @@ describe('Router', () => {
     expect(Object.keys(router.queueDepths())).toEqual([]);
   });
   it('lets a frame waiting for its claim sit without a slot: later startable frames run, its group keeps its order', async () => {
-    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 2 } });
+    const router = new Router({ outbox, config: compileRouterConfig({ ...base, handler_dispatch_max_inflight: 2 }) });
     const order: string[] = [];
     let aRunning = 0;
     const groupOf = (f: Frame) => ((f.payload as { n: number }).n < 3 ? 'A' : 'B');
@@ -190,7 +191,7 @@ describe('Router', () => {
   });
 
   it('drops frames queued longer than maxQueueWaitMs as overloaded', async () => {
-    const router = new Router({ outbox, config: { ...base, handler_dispatch_max_inflight: 1 } });
+    const router = new Router({ outbox, config: compileRouterConfig({ ...base, handler_dispatch_max_inflight: 1 }) });
     const dropped: string[] = [];
     const handled: string[] = [];
     router.register('ext.test.wait', {

@@ -1,9 +1,20 @@
 import { setMaxListeners } from 'node:events';
-import { AstraError, ErrorCode, clampTimerMs, createNoopLogger, type Frame, type Logger } from '@astraflow/protocol';
-import type { Settings } from '@astraflow/config';
+import {
+  AstraError,
+  ErrorCode,
+  MAX_TIMER_MS,
+  createNoopLogger,
+  type Frame,
+  type FrameError,
+  type Logger,
+  type OverflowPolicy,
+} from '@astraflow/protocol';
 import type { Outbox } from '../outbox.js';
+import type { Delivery, DeliverySink } from '../session/session-types.js';
 import { BoundedQueue } from '../queue/bounded-queue.js';
-import { FailureCooldown } from './failure-cooldown.js';
+import { FailureCooldown, type CooldownConfig } from './failure-cooldown.js';
+import { raceAbort } from './race-abort.js';
+import { RouteTable } from './route-table.js';
 import { Semaphore } from './semaphore.js';
 
 /** Why a frame did not reach its handler. */
@@ -34,6 +45,12 @@ export interface RouteHandler {
   handle(frame: Frame, context: RouteContext): Promise<void>;
   /** A frame that will never reach `handle`: answer it if the peer waits for an answer. */
   onDropped?(frame: Frame, reason: DropReason): void;
+  /**
+   * A frame of this type that failed its size, envelope or payload check
+   * (as far as it could be read). The session acked it, so the scheduler
+   * waits for an answer from here, not for a retransmission.
+   */
+  rejectInvalid?(frame: Frame, error: FrameError): void | Promise<void>;
   /** True when the handler applies `handler_dispatch_timeout_seconds` itself (the dispatch handler answers `E.TIMEOUT`). */
   ownsTimeout?: boolean;
   /**
@@ -48,17 +65,17 @@ export interface RouteHandler {
   readonly maxQueueWaitMs?: number;
 }
 
-/** The routing settings (names as in the README's settings table). */
-export type RouterConfig = Pick<
-  Settings,
-  | 'handler_dispatch_max_inflight'
-  | 'handler_dispatch_queue_max'
-  | 'handler_dispatch_queue_overflow'
-  | 'handler_dispatch_queue_idle_seconds'
-  | 'handler_dispatch_timeout_seconds'
-  | 'handler_dispatch_max_failures'
-  | 'handler_dispatch_failure_cooldown_seconds'
->;
+/** The router's settings, compiled once by `compileWorkerOptions` (milliseconds, clamped). */
+export interface RouterConfig {
+  /** `handler_dispatch_max_inflight`: invocations running at once across all types (0 = one at a time). */
+  maxInflight: number;
+  /** Each type's queue: `handler_dispatch_queue_max`, `_overflow`, `_idle_seconds` (0 = never retired). */
+  queue: { max: number; policy: OverflowPolicy; idleMs: number };
+  /** `handler_dispatch_timeout_seconds`, for handlers that do not own their timeout. */
+  taskTimeoutMs: number;
+  /** `handler_dispatch_max_failures` in a row start a cooldown of `handler_dispatch_failure_cooldown_seconds`. */
+  cooldown: CooldownConfig;
+}
 
 /** Router counters for metrics. */
 export interface RouterStats {
@@ -85,9 +102,6 @@ interface Lane {
   wake: (() => void) | undefined;
 }
 
-/** Longest delay one timer may be given (Node's setTimeout limit). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Routes delivered business frames to handlers by `type`: one bounded queue
  * per type (created on demand, retired when idle), and at most
@@ -97,11 +111,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * the handler's code has stopped. A handler's {@link RouteHandler.claim}
  * lets frames that cannot start yet wait without holding a slot.
  */
-export class Router {
+export class Router implements DeliverySink {
   readonly #config: RouterConfig;
   readonly #outbox: Outbox;
   readonly #log: Logger;
-  readonly #handlers = new Map<string, RouteHandler>();
+  readonly #table: RouteTable;
   readonly #lanes = new Map<string, Lane>();
   readonly #slots: Semaphore;
   readonly #cooldown: FailureCooldown;
@@ -109,6 +123,7 @@ export class Router {
   readonly #shutdown = new AbortController();
   readonly #onUnrouted: ((frame: Frame) => void) | undefined;
   #idleWaiters: Array<() => void> = [];
+  #drainedWaiters: Array<() => void> = [];
   readonly stats: RouterStats = {
     routed: 0,
     unrouted: 0,
@@ -117,32 +132,68 @@ export class Router {
     handlerTimeouts: 0,
   };
 
-  constructor(options: { config: RouterConfig; outbox: Outbox; logger?: Logger; onUnrouted?: (frame: Frame) => void }) {
+  constructor(options: {
+    config: RouterConfig;
+    outbox: Outbox;
+    logger?: Logger;
+    onUnrouted?: (frame: Frame) => void;
+    /** The handler table to route by (default a fresh one); shared with whoever advertises its types. */
+    table?: RouteTable;
+  }) {
     this.#config = options.config;
+    this.#table = options.table ?? new RouteTable();
     this.#outbox = options.outbox;
     this.#log = (options.logger ?? createNoopLogger()).child({ component: 'router' });
-    this.#slots = new Semaphore(Math.max(1, options.config.handler_dispatch_max_inflight));
+    this.#slots = new Semaphore(Math.max(1, options.config.maxInflight));
     // One abort listener per running invocation, each removed when it ends: not a leak.
     setMaxListeners(0, this.#shutdown.signal);
-    this.#cooldown = new FailureCooldown(
-      options.config.handler_dispatch_max_failures,
-      options.config.handler_dispatch_failure_cooldown_seconds * 1000,
-    );
+    this.#cooldown = new FailureCooldown(options.config.cooldown.maxFailures, options.config.cooldown.ms);
     this.#onUnrouted = options.onUnrouted;
   }
 
   /** Routes `type` to `handler`, replacing any previous one. */
   register(type: string, handler: RouteHandler): void {
-    this.#handlers.set(type, handler);
+    this.#table.register(type, handler);
   }
 
   unregister(type: string): void {
-    this.#handlers.delete(type);
+    this.#table.unregister(type);
   }
 
-  /** Types with a handler (advertised as `payload_types`). */
+  /** Handles frames of `type` on arrival (see {@link RouteTable.express}). */
+  express(type: string, handler: (frame: Frame) => void): void {
+    this.#table.express(type, handler);
+  }
+
+  /** Types with a handler, express ones included (advertised as `payload_types`). */
   types(): string[] {
-    return [...this.#handlers.keys()].sort();
+    return this.#table.types();
+  }
+
+  /** Session side: takes express frames on arrival (see {@link Router.express}). */
+  arrive(frame: Frame): boolean {
+    const express = this.#table.expressFor(frame.type);
+    if (!express) return false;
+    express(frame);
+    return true;
+  }
+
+  /**
+   * Session side: a delivery. A frame is routed (resolving once queued, see
+   * {@link Router.route}); an invalid one goes to its handler's
+   * `rejectInvalid`; one the session's app queue dropped, already acked and
+   * counted there, to its handler's `onDropped` (`queue_overflow`), so a
+   * command never vanishes unanswered.
+   */
+  async deliver(delivery: Delivery): Promise<void> {
+    const { frame } = delivery;
+    if (delivery.kind === 'frame') return this.route(frame);
+    if (delivery.kind === 'dropped') return this.#notifyDropped(frame, this.#table.get(frame.type), 'queue_overflow');
+    try {
+      await this.#table.get(frame.type)?.rejectInvalid?.(frame, delivery.error);
+    } catch (err) {
+      this.#log.error({ err, type: frame.type, id: frame.id }, 'rejecting an invalid frame failed');
+    }
   }
 
   /** Invocations running now. */
@@ -168,11 +219,13 @@ export class Router {
    * and, through unsent acks, the scheduler.
    */
   async route(frame: Frame): Promise<void> {
+    // Taken on arrival already, unless it came while the session was not yet open.
+    if (this.arrive(frame)) return;
     if (this.#shutdown.signal.aborted) {
-      this.#drop(frame, this.#handlers.get(frame.type), 'shutdown');
+      this.#drop(frame, this.#table.get(frame.type), 'shutdown');
       return;
     }
-    const handler = this.#handlers.get(frame.type);
+    const handler = this.#table.get(frame.type);
     if (!handler) {
       this.stats.unrouted++;
       this.#log.warn({ type: frame.type, id: frame.id }, 'no handler for frame type');
@@ -197,10 +250,7 @@ export class Router {
     if (!lane) {
       lane = {
         type,
-        queue: new BoundedQueue<Queued>({
-          max: this.#config.handler_dispatch_queue_max,
-          policy: this.#config.handler_dispatch_queue_overflow,
-        }),
+        queue: new BoundedQueue<Queued>({ max: this.#config.queue.max, policy: this.#config.queue.policy }),
         consuming: false,
         idleTimer: undefined,
         expiryTimer: undefined,
@@ -213,18 +263,11 @@ export class Router {
     return lane;
   }
 
-  /**
-   * Lets the handler of `frame.type` answer a frame that an earlier queue (the session's app
-   * queue) dropped and already counted, so a command never vanishes unanswered.
-   */
-  refuseDropped(frame: Frame, reason: DropReason): void {
-    this.#notifyDropped(frame, this.#handlers.get(frame.type), reason);
-  }
-
   #drop(frame: Frame, handler: RouteHandler | undefined, reason: DropReason): void {
     this.stats.dropped[reason]++;
     this.#log.warn({ type: frame.type, id: frame.id, reason }, 'frame dropped before its handler');
     this.#notifyDropped(frame, handler, reason);
+    queueMicrotask(() => this.#notifyIdle());
   }
 
   #notifyDropped(frame: Frame, handler: RouteHandler | undefined, reason: DropReason): void {
@@ -286,7 +329,7 @@ export class Router {
   /** Takes the first queued frame that may start now, after dropping the ones that waited too long. */
   #pick(lane: Lane): { item: Queued; release: (() => void) | undefined } | undefined {
     this.#expire(lane);
-    const handler = this.#handlers.get(lane.type);
+    const handler = this.#table.get(lane.type);
     let release: (() => void) | undefined;
     const item = lane.queue.takeFirst((queued) => {
       if (!handler?.claim) return true;
@@ -304,7 +347,7 @@ export class Router {
   }
 
   #maxWaitMs(lane: Lane): number {
-    const ms = this.#handlers.get(lane.type)?.maxQueueWaitMs ?? 0;
+    const ms = this.#table.get(lane.type)?.maxQueueWaitMs ?? 0;
     return Number.isFinite(ms) && ms > 0 ? ms : 0;
   }
 
@@ -317,7 +360,7 @@ export class Router {
     for (let head = lane.queue.peek(); head && now - head.at >= maxMs; head = lane.queue.peek()) {
       lane.queue.tryShift();
       dropped = true;
-      this.#drop(head.frame, this.#handlers.get(lane.type), 'overloaded');
+      this.#drop(head.frame, this.#table.get(lane.type), 'overloaded');
     }
     // A consumer asleep on frames that are now gone must see the empty queue and let the lane retire.
     if (dropped) this.#wake(lane);
@@ -337,7 +380,7 @@ export class Router {
   }
 
   #scheduleRetire(lane: Lane): void {
-    const idleMs = this.#config.handler_dispatch_queue_idle_seconds * 1000;
+    const idleMs = this.#config.queue.idleMs;
     if (idleMs <= 0 || lane.idleTimer) return;
     lane.idleTimer = setTimeout(() => {
       if (lane.queue.size === 0 && !lane.consuming && this.#lanes.get(lane.type) === lane) {
@@ -349,7 +392,7 @@ export class Router {
   }
 
   async #invoke(frame: Frame, queuedMs: number): Promise<void> {
-    const handler = this.#handlers.get(frame.type);
+    const handler = this.#table.get(frame.type);
     if (!handler) {
       this.stats.unrouted++;
       this.#onUnrouted?.(frame);
@@ -363,7 +406,7 @@ export class Router {
       this.#drop(frame, handler, 'cooldown');
       return;
     }
-    const timeoutMs = handler.ownsTimeout ? 0 : clampTimerMs(this.#config.handler_dispatch_timeout_seconds * 1000);
+    const timeoutMs = handler.ownsTimeout ? 0 : this.#config.taskTimeoutMs;
     // One controller per invocation, unlinked in `finally`: AbortSignal.any() with the long-lived
     // shutdown signal would leave a WeakRef behind on it for every frame (~66 bytes per task, forever).
     const invocation = new AbortController();
@@ -400,6 +443,13 @@ export class Router {
   #notifyIdle(): void {
     if (this.#running.size > 0) return;
     for (const wake of this.#idleWaiters.splice(0)) wake();
+    if (this.queued === 0) for (const wake of this.#drainedWaiters.splice(0)) wake();
+  }
+
+  /** Resolves once nothing runs and nothing is queued (checked whenever an invocation ends or a frame is dropped). */
+  async drained(): Promise<void> {
+    if (this.#running.size === 0 && this.queued === 0) return;
+    await new Promise<void>((resolve) => this.#drainedWaiters.push(resolve));
   }
 
   /** Resolves when no invocation is running. */
@@ -418,23 +468,9 @@ export class Router {
       if (lane.idleTimer) clearTimeout(lane.idleTimer);
       if (lane.expiryTimer) clearTimeout(lane.expiryTimer);
       lane.expiryTimer = undefined;
-      const handler = this.#handlers.get(lane.type);
+      const handler = this.#table.get(lane.type);
       for (const { frame } of lane.queue.drainAll()) this.#drop(frame, handler, 'shutdown');
       this.#wake(lane);
     }
   }
-}
-
-function raceAbort(work: Promise<void>, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void =>
-      reject(
-        AstraError.isInstance(signal.reason)
-          ? signal.reason
-          : new AstraError(ErrorCode.TIMEOUT, 'handler exceeded handler_dispatch_timeout_seconds'),
-      );
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -46,10 +46,10 @@ const ackSeqs = (transport: DummyTransport): number[] =>
   transport.sent.filter((f) => f.type === FrameType.ACK).map((f) => (f.payload as { ack_seq?: number }).ack_seq ?? -1);
 
 describe('no zombie windows: every numbered frame takes its turn', () => {
-  it('acks an oversized frame, an envelope with an unknown key and a bad payload, hands them to onInvalid, and delivers what follows', async () => {
+  it('acks an oversized frame, an envelope with an unknown key and a bad payload, hands them to the sink as invalid, and delivers what follows', async () => {
     const transport = createDummyTransport();
     const invalid: Array<{ frame: Frame; error: FrameError }> = [];
-    const session = start(transport, { max_frame_bytes: 4096 }, { onInvalid: (frame, error) => invalid.push({ frame, error }) });
+    const session = start(transport, { max_frame_bytes: 4096 }, { sink: { deliver: (d) => void (d.kind === 'invalid' && invalid.push({ frame: d.frame, error: d.error })) } });
     await session.whenReady(5000);
     transport.inject(numberedFrame(FrameType.EXEC_DISPATCH, 1, dispatch('huge', { pad: 'x'.repeat(8192) })));
     transport.inject(numberedFrame(FrameType.EXEC_DISPATCH, 2, dispatch('odd-key'), { surprise: true }));
@@ -163,7 +163,7 @@ describe('secrets a scheduler echoes', () => {
 describe('acks of numbered frames', () => {
   it('acks every frame it consumes, valid or not', async () => {
     const transport = createDummyTransport();
-    const session = start(transport, { max_frame_bytes: 4096 }, { onInvalid: () => {} });
+    const session = start(transport, { max_frame_bytes: 4096 }, { sink: { deliver: () => {} } });
     await session.whenReady(5000);
     transport.inject(numberedFrame(FrameType.EXEC_DISPATCH, 1, dispatch('a'), { extra_key: 1 }));
     await transport.waitFor((f) => f.type === FrameType.ACK && (f.payload as { ack_seq?: number }).ack_seq === 1);

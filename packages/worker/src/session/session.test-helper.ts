@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Frame, Logger, Transport } from '@astraflow/protocol';
 import { createLogger } from '../logger.js';
-import { Session, type SessionOptions } from './session.js';
+import { Session, type DeliverySink, type SessionOptions } from './session.js';
 import type { SessionConfig } from './session-config.js';
 
 /** Session settings for unit tests: fast timers, small frames, data under `dir`. */
@@ -55,7 +55,7 @@ export function captureLogger(secrets: string[] = []): { logger: Logger; lines: 
 export function startTestSession(
   transport: Transport,
   config: SessionConfig,
-  extra: Partial<SessionOptions> = {},
+  { sink, ...extra }: Partial<SessionOptions> & { sink?: DeliverySink } = {},
 ): Session {
   const session = new Session({
     config,
@@ -69,6 +69,7 @@ export function startTestSession(
     heartbeatMetrics: () => ({ inflight: 0 }),
     ...extra,
   });
+  if (sink) session.attach(sink);
   void session.start();
   return session;
 }

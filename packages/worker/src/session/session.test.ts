@@ -59,7 +59,6 @@ function start(
   onDropped?: (frame: Frame) => void,
 ): Session {
   const session = new Session({
-    ...(onDropped ? { onDropped } : {}),
     config: config(overrides),
     transport,
     register: () => ({
@@ -70,6 +69,7 @@ function start(
     }),
     heartbeatMetrics: () => ({ inflight: 0 }),
   });
+  if (onDropped) session.attach({ deliver: (d) => void (d.kind === 'dropped' && onDropped(d.frame)) });
   sessions.push(session);
   void session.start();
   return session;
@@ -167,7 +167,7 @@ describe('Session over the dummy transport', () => {
     expect(((await session.receive()).payload as { task_id: string }).task_id).toBe('after-garbage');
   });
 
-  it('hands frames the app queue drops to onDropped and counts them', async () => {
+  it('hands frames the app queue drops to the sink as dropped and counts them', async () => {
     const transport = createDummyTransport();
     const dropped: string[] = [];
     const session = start(transport, { session_app_queue_max: 2, session_app_queue_overflow: 'drop_new' }, (f) =>
