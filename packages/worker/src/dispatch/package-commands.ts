@@ -112,6 +112,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
     install: {
       admit,
       onDropped,
+      rejectInvalid,
       async handle(frame) {
         const cmd = frame.payload as PkgInstallPayload;
         log.info({ name: cmd.name, version: cmd.version, url: cmd.url === undefined ? undefined : redactUrl(cmd.url) }, 'installing package');
@@ -134,6 +135,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
     uninstall: {
       admit,
       onDropped,
+      rejectInvalid,
       async handle(frame) {
         const cmd = frame.payload as PkgUninstallPayload;
         const version = cmd.version ?? undefined;
