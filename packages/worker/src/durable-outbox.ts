@@ -13,7 +13,7 @@ import {
   type PayloadOf,
 } from '@astraflow/protocol';
 import type { Outbox } from './outbox.js';
-import type { OutboundReceipt, SendOptions } from './session/session.js';
+import type { OutboundReceipt, SendOptions } from './session/session-types.js';
 
 /** Frames the worker commits to: kept in the store from before their first transmission until acked. */
 const ANSWER_TYPES: ReadonlySet<string> = new Set([FrameType.EXEC_RESULT, FrameType.EXEC_ERROR, FrameType.PKG_EVENT]);

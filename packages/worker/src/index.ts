@@ -22,14 +22,17 @@
 export { setup, type SetupOptions } from './setup.js';
 export { Worker, type StopOptions, type WorkerEvents } from './worker.js';
 export { compileWorkerOptions, type WorkerOptions } from './compile-options.js';
-export {
-  Session,
-  type OutboundReceipt,
-  type SendOptions,
-  type SessionEvents,
-  type SessionOptions,
-  type SessionStats,
-} from './session/session.js';
+export { Session } from './session/session.js';
+export type {
+  Delivery,
+  DeliverySink,
+  OutboundReceipt,
+  SendOptions,
+  SessionEvents,
+  SessionOptions,
+  SessionStats,
+  SessionUpstream,
+} from './session/session-types.js';
 export type { SessionConfig } from './session/session-config.js';
 export { isOpenState, type SessionState } from './session/session-state.js';
 export type {

@@ -1,5 +1,5 @@
 import type { PayloadOf } from '@astraflow/protocol';
-import type { OutboundReceipt, SendOptions } from './session/session.js';
+import type { OutboundReceipt, SendOptions } from './session/session-types.js';
 
 /**
  * The one path by which business frames leave the worker. The session

@@ -4,7 +4,7 @@ import type { RouterStats } from './dispatch/router.js';
 import type { LoadSample } from './load/load-monitor.js';
 import type { DurableOutboxStats } from './durable-outbox.js';
 import type { TaskMetrics } from './metrics.js';
-import type { SessionStats } from './session/session.js';
+import type { SessionStats } from './session/session-types.js';
 
 /** What the Prometheus exporter reads on each scrape (a `Worker` satisfies it). */
 export interface MetricsSource {

@@ -1,5 +1,5 @@
 import type { Frame } from '@astraflow/protocol';
-import type { RouteHandler } from './router.js';
+import type { RouteHandler } from './route-handler.js';
 
 /**
  * Which handler takes which frame type: queued handlers (run by the

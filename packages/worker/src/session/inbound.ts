@@ -36,13 +36,24 @@ export class InboundStream {
   constructor(
     link: SessionLink,
     config: CompiledSessionConfig,
-    options: { persist: (frame: Frame) => Promise<void> | undefined; onStall: () => void },
+    options: {
+      persist: (frame: Frame) => Promise<void> | undefined;
+      /** After counting and logging a stall: the session says unhealthy, releases the held frames, starts over. */
+      onStall: () => void;
+    },
   ) {
     this.#link = link;
     this.#config = config;
     this.#persist = options.persist;
     this.#window = new ReceiveWindow(config.windowSize);
-    this.#stall = new RecvStallWatch(config.recvStallMs, options.onStall);
+    this.#stall = new RecvStallWatch(config.recvStallMs, () => {
+      link.stats.recvStalls++;
+      link.log.warn(
+        { missing_seq: this.#window.base + 1, buffered: this.#window.buffered, limit_s: config.recvStallMs / 1000 },
+        'receive window stuck behind a missing frame; resetting the session',
+      );
+      options.onStall();
+    });
     this.#appQueue = new BoundedQueue({ max: config.appQueue.max, policy: config.appQueue.policy });
   }
 

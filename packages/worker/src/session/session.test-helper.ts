@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import type { Frame, Logger, Transport } from '@astraflow/protocol';
 import { createLogger } from '../logger.js';
-import { Session, type DeliverySink, type SessionOptions } from './session.js';
+import { Session } from './session.js';
+import type { DeliverySink, SessionOptions } from './session-types.js';
 import type { SessionConfig } from './session-config.js';
 
 /** Session settings for unit tests: fast timers, small frames, data under `dir`. */

@@ -28,28 +28,12 @@ import { fatalFor, failureOf, nextReady, sleep } from './reconnect-policy.js';
 import { readReset } from './reset.js';
 import { compileSessionConfig, type CompiledSessionConfig } from './session-config.js';
 import { isOpenState, type SessionState } from './session-state.js';
-import {
-  emptySessionStats,
-  type OutboundReceipt,
-  type SendOptions,
-  type SessionEvents,
-  type SessionLink,
-  type SessionOptions,
-  type SessionStats,
-  type SessionUpstream,
-} from './session-types.js';
+import { emptySessionStats, type OutboundReceipt, type SendOptions, type SessionEvents } from './session-types.js';
+import type { SessionLink, SessionOptions, SessionStats, SessionUpstream } from './session-types.js';
 import { ConnectionLost, Wire, type Connection } from './wire.js';
 
-export type {
-  Delivery,
-  DeliverySink,
-  OutboundReceipt,
-  SendOptions,
-  SessionEvents,
-  SessionOptions,
-  SessionStats,
-  SessionUpstream,
-} from './session-types.js';
+
+// Its types live in session-types.ts (re-exported by the package index).
 
 /**
  * The worker's control-plane session (docs/protocol.md §3–§5). It knows
@@ -402,11 +386,6 @@ export class Session extends EventEmitter<SessionEvents> {
    * and the session starts over with a fresh handshake.
    */
   #onRecvStall(): void {
-    this.stats.recvStalls++;
-    this.#log.warn(
-      { missing_seq: this.#inbound.base + 1, buffered: this.#inbound.buffered, limit_s: this.#config.recvStallMs / 1000 },
-      'receive window stuck behind a missing frame; resetting the session',
-    );
     this.#heartbeat.send();
     this.#inbound.releaseBuffered();
     this.#forgetSession('receive window stalled');
