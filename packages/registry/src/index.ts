@@ -26,16 +26,16 @@ export { resolveEntrypoint, type EntrypointLocation } from './entrypoint.js';
 export { HANDLER_LOADER_URL, loadHandler, type LoadedHandler, type LoadHandlerOptions } from './load-handler.js';
 export { inspectPackageFolder, type PackageInspection } from './inspect-package.js';
 export { checkNodeRequirement, type RequirementCheck } from './node-requirement.js';
-export {
-  createPackageManager,
-  type InstallRequest,
-  type InstallResult,
-  type LoadFailure,
-  type LoadInstalledResult,
-  type PackageInventory,
-  type PackageManager,
-  type PackageManagerOptions,
-  type PackageRef,
-} from './package-manager.js';
+export { createPackageManager } from './package-manager.js';
+export type {
+  InstallRequest,
+  InstallResult,
+  LoadFailure,
+  LoadInstalledResult,
+  PackageInventory,
+  PackageManager,
+  PackageManagerOptions,
+  PackageRef,
+} from './package-manager-types.js';
 export type { HandlerFunction, HandlerLease, RegisteredHandler } from './types.js';
 export { compareVersions } from './versions.js';

@@ -14,7 +14,8 @@ import {
   tempDir,
   type TestServer,
 } from './fixtures.test-util.js';
-import { createPackageManager, type PackageManager, type PackageManagerOptions } from './package-manager.js';
+import { createPackageManager } from './package-manager.js';
+import type { PackageManager, PackageManagerOptions } from './package-manager-types.js';
 import { rawTgz } from './raw-tar.test-util.js';
 
 let server: TestServer;

@@ -14,7 +14,8 @@ import {
   tempDir,
   type TestServer,
 } from './fixtures.test-util.js';
-import { createPackageManager, type PackageManager } from './package-manager.js';
+import { createPackageManager } from './package-manager.js';
+import type { PackageManager } from './package-manager-types.js';
 
 let server: TestServer;
 let base: string;

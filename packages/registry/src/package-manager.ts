@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   AstraError,
@@ -16,114 +16,42 @@ import { detectArchiveFormat } from './archive-format.js';
 import { downloadArchive } from './download.js';
 import { extractArchive } from './extract-archive.js';
 import { purgeRequireCache } from './load-handler.js';
-import { checkNodeRequirement } from './node-requirement.js';
-import { buildHandlers, locateAdapters, manifestRuntime, nodeRequirementOf } from './package-handlers.js';
+import { buildHandlers, locateAdapters, manifestRuntime } from './package-handlers.js';
 import { readManifest, type LoadedManifest } from './read-manifest.js';
+import { assertRuntime, checkIdentity, expectedSha256, parseInstallSource } from './install-checks.js';
+import type {
+  InstallRequest,
+  InstallResult,
+  LoadFailure,
+  LoadInstalledResult,
+  PackageInventory,
+  PackageManager,
+  PackageManagerOptions,
+  PackageRef,
+} from './package-manager-types.js';
+import {
+  MARKER_NAME,
+  STAGING_PREFIX,
+  findPackageRoot,
+  isDirectory,
+  moveIfExists,
+  preparePackagesDir,
+  subdirectories,
+} from './package-folders.js';
 import { SerialQueue } from './serial-queue.js';
 import type { HandlerLease } from './types.js';
 import { comparePackageRefs, isValidPackageName, isValidPackageVersion } from './versions.js';
 
-/** Options of {@link createPackageManager}. */
-export interface PackageManagerOptions {
-  /** Absolute folder holding `<name>/<version>/` package folders. Created when missing. */
-  packagesDir: string;
-  /** Registry to fill; default a new one for `runtimes`. */
-  registry?: AdapterRegistry;
-  logger?: Logger;
-  /** Runtimes this worker runs. Default `['node']`. */
-  runtimes?: readonly string[];
-  /** Refuse http/https installs without a sha256. Default true. */
-  requireSha256?: boolean;
-  /** Whole-download limit (also the header and idle-body timeouts). Default 60 000 ms. */
-  downloadTimeoutMs?: number;
-  /** Largest archive accepted. Default 256 MiB. */
-  maxDownloadBytes?: number;
-  /** Largest total size of the unpacked files. Default 1 GiB. */
-  maxExtractedBytes?: number;
-  /** Most entries an archive may hold. Default 10 000. */
-  maxEntries?: number;
-  /** Most HTTP redirects followed. Default 5. */
-  maxRedirects?: number;
-}
+const MiB = 1024 * 1024;
 
-/** A `biz.pkg.install` command. */
-export interface InstallRequest {
-  name: string;
-  version: string;
-  /** `https:`, `http:` or `file:` URL of a `.tar.gz`/`.tgz`/`.tar`. Needed unless the version is installed already. */
-  url?: string | undefined;
-  /** Hex sha256 of the archive; required for http/https unless `requireSha256` is false. */
-  sha256?: string | undefined;
-}
+const refKey = (name: string, version: string): string => `${name}@${version}`;
 
-/** Outcome of a successful install. */
-export interface InstallResult {
-  name: string;
-  version: string;
-  manifest: Manifest;
-  /** True when this name+version was installed already (nothing was downloaded). */
-  alreadyInstalled: boolean;
-}
-
-/** One package version. */
-export interface PackageRef {
-  name: string;
-  version: string;
-}
-
-/** A package folder that could not be loaded at start-up. */
-export interface LoadFailure extends PackageRef {
-  /** Absolute path of the version folder. */
-  path: string;
-  error: AstraError;
-}
-
-/** Outcome of {@link PackageManager.loadInstalled}. */
-export interface LoadInstalledResult {
-  loaded: PackageRef[];
-  failed: LoadFailure[];
-}
-
-/** What `control.register` advertises about packages. */
-export interface PackageInventory {
-  packages: PackageStatus[];
-  manifests: ManifestEntry[];
-}
-
-/**
- * Installs, loads and removes node packages under one folder and keeps the
- * adapter registry in step. Operations on one package name run one at a
- * time; different names proceed in parallel.
- */
-export interface PackageManager {
-  /** The registry this manager fills. */
-  readonly registry: AdapterRegistry;
-  /** The absolute packages folder. */
-  readonly packagesDir: string;
-  /**
-   * Downloads, verifies, extracts, validates and activates a package version.
-   * Idempotent per name+version (an installed version is kept as is, even
-   * when a different sha256 is given). On failure nothing is left behind and
-   * other installed versions keep serving.
-   */
-  install(request: InstallRequest): Promise<InstallResult>;
-  /**
-   * Removes one version, or every version when `version` is omitted. New
-   * `acquire` calls fail at once with `E.PKG.UNINSTALLING`; resolves once
-   * the leases held on the version(s) are released and files and handlers
-   * are gone. Resolves to what was removed (empty when nothing was installed).
-   */
-  uninstall(name: string, version?: string): Promise<PackageRef[]>;
-  /** Resolves a node and holds its version until `release()`. */
-  acquire(packageName: string, packageVersion: string, nodeType: string): HandlerLease;
-  /**
-   * Loads every `<packagesDir>/<name>/<version>/manifest.json` (start-up).
-   * Broken packages are reported and skipped; leftovers of interrupted
-   * installs are removed.
-   */
-  loadInstalled(): Promise<LoadInstalledResult>;
-  /** Installed (and broken-at-start-up) packages and the installed manifests, sorted by name then version. */
-  inventory(): PackageInventory;
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) {
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
+  }
+  return v;
 }
 
 interface InstalledRecord {
@@ -136,82 +64,6 @@ interface InstalledRecord {
   leases: number;
   uninstalling: boolean;
   drainWaiters: Array<() => void>;
-}
-
-const MiB = 1024 * 1024;
-const STAGING_PREFIX = '.tmp-';
-const SCHEMES = new Set(['http:', 'https:', 'file:']);
-// Without it, a package lacking its own package.json would inherit the `type`
-// of whatever project happens to contain packagesDir.
-const MARKER_PACKAGE_JSON = `${JSON.stringify(
-  {
-    private: true,
-    type: 'commonjs',
-    description:
-      'Written by the AstraFlow worker: .js files of installed packages that have no package.json of their own are CommonJS.',
-  },
-  null,
-  2,
-)}\n`;
-
-/** File name of the marker; reserved, so no package can be called that. */
-const MARKER_NAME = 'package.json';
-
-const refKey = (name: string, version: string): string => `${name}@${version}`;
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) {
-    throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
-  }
-  return v;
-}
-
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function subdirectories(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return [];
-    throw err;
-  }
-}
-
-/** `manifest.json` at the root of the archive, or inside its one top-level folder (`npm pack`'s `package/`). */
-async function findPackageRoot(extractDir: string): Promise<string> {
-  if (await isFile(join(extractDir, 'manifest.json'))) return extractDir;
-  const entries = await readdir(extractDir, { withFileTypes: true });
-  if (entries.length === 0) throw new AstraError(ErrorCode.PKG_INVALID, 'archive is empty');
-  const only = entries[0];
-  if (entries.length === 1 && only !== undefined && only.isDirectory()) {
-    const inner = join(extractDir, only.name);
-    if (await isFile(join(inner, 'manifest.json'))) return inner;
-  }
-  throw new AstraError(
-    ErrorCode.PKG_INVALID,
-    'manifest.json not found at the archive root or inside a single top-level folder',
-  );
 }
 
 class DefaultPackageManager implements PackageManager {
@@ -274,8 +126,8 @@ class DefaultPackageManager implements PackageManager {
       }
       return { name, version, manifest: existing.manifest, alreadyInstalled: true };
     }
-    const url = this.parseSource(request);
-    const expectedSha = this.expectedSha256(request, url);
+    const url = parseInstallSource(request);
+    const expectedSha = expectedSha256(request, url, this.requireSha256);
     await this.ensureRoot();
     const nameDir = join(this.packagesDir, name);
     const nameDirExisted = await isDirectory(nameDir);
@@ -308,8 +160,8 @@ class DefaultPackageManager implements PackageManager {
       await rm(archive, { force: true });
       const stagedRoot = await findPackageRoot(content);
       const loaded = await readManifest(stagedRoot);
-      this.checkIdentity(loaded.manifest, name, version, 'the install command');
-      const runnable = this.assertRuntime(loaded.manifest);
+      checkIdentity(loaded.manifest, name, version, 'the install command');
+      const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
       // Cheap checks first: no package code runs before the files sit in their final place.
       locateAdapters(stagedRoot, loaded.manifest, runnable);
 
@@ -317,7 +169,7 @@ class DefaultPackageManager implements PackageManager {
       await mkdir(nameDir, { recursive: true });
       const aside = join(staging, 'previous');
       // A folder no one serves (e.g. it failed to load at start-up) is replaced, but restored if this install fails.
-      const hadPrevious = await this.moveIfExists(finalDir, aside);
+      const hadPrevious = await moveIfExists(finalDir, aside);
       await rename(stagedRoot, finalDir);
       try {
         await this.activate(name, version, finalDir, loaded, download.sha256);
@@ -341,82 +193,6 @@ class DefaultPackageManager implements PackageManager {
     }
   }
 
-  private parseSource(request: InstallRequest): URL {
-    if (request.url === undefined || request.url === '') {
-      throw new AstraError(
-        ErrorCode.PKG_INVALID,
-        `${request.name}@${request.version} is not installed and the install command has no url`,
-      );
-    }
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch (cause) {
-      throw new AstraError(ErrorCode.PKG_INVALID, 'install url is not a valid URL', { cause });
-    }
-    if (!SCHEMES.has(url.protocol)) {
-      throw new AstraError(
-        ErrorCode.PKG_INVALID,
-        `unsupported URL scheme "${url.protocol.replace(/:$/, '')}" (use https, http or file)`,
-      );
-    }
-    return url;
-  }
-
-  private expectedSha256(request: InstallRequest, url: URL): string | undefined {
-    const given = request.sha256;
-    if (given === undefined || given === '') {
-      if (this.requireSha256 && url.protocol !== 'file:') {
-        throw new AstraError(ErrorCode.PKG_INVALID, `sha256 is required to install from ${url.protocol.replace(/:$/, '')} URLs`);
-      }
-      return undefined;
-    }
-    if (!/^[A-Fa-f0-9]{64}$/.test(given)) {
-      throw new AstraError(ErrorCode.PKG_INVALID, 'sha256 must be 64 hexadecimal characters');
-    }
-    return given.toLowerCase();
-  }
-
-  private checkIdentity(manifest: Manifest, name: string, version: string, against: string): void {
-    if (manifest.name !== name || manifest.version !== version) {
-      throw new AstraError(
-        ErrorCode.PKG_INVALID,
-        `manifest declares ${manifest.name}@${manifest.version}, but ${against} says ${name}@${version}`,
-        { details: { manifest_name: manifest.name, manifest_version: manifest.version } },
-      );
-    }
-  }
-
-  /** Refuses `node` packages whose simple `requires` range excludes this Node.js; returns whether the package is runnable here. */
-  private assertRuntime(manifest: Manifest): boolean {
-    const runtime = manifestRuntime(manifest);
-    if (runtime !== 'node') return false;
-    const range = nodeRequirementOf(manifest);
-    if (range !== undefined) {
-      const check = checkNodeRequirement(range);
-      if (check === 'unsatisfied') {
-        throw new AstraError(
-          ErrorCode.PKG_RUNTIME_UNSUPPORTED,
-          `${manifest.name}@${manifest.version} requires node ${range}; this worker runs ${process.version}`,
-        );
-      }
-      if (check === 'unknown') {
-        this.logger.debug({ package: manifest.name, range }, 'node.requires range not checked (only simple comparators are)');
-      }
-    }
-    return this.runtimes.includes('node');
-  }
-
-  private async moveIfExists(from: string, to: string): Promise<boolean> {
-    try {
-      await rename(from, to);
-      return true;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw err;
-    }
-  }
-
   /** Imports the package in its final folder and makes it visible in the registry. */
   private async activate(
     name: string,
@@ -425,7 +201,7 @@ class DefaultPackageManager implements PackageManager {
     loaded: LoadedManifest,
     sha256: string | undefined,
   ): Promise<void> {
-    const runnable = this.assertRuntime(loaded.manifest);
+    const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
     const handlers = await buildHandlers({
       root,
       manifest: loaded.manifest,
@@ -451,14 +227,7 @@ class DefaultPackageManager implements PackageManager {
   }
 
   private ensureRoot(): Promise<void> {
-    this.rootReady ??= (async () => {
-      await mkdir(this.packagesDir, { recursive: true });
-      try {
-        await writeFile(join(this.packagesDir, MARKER_NAME), MARKER_PACKAGE_JSON, { flag: 'wx' });
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
-      }
-    })().catch((err: unknown) => {
+    this.rootReady ??= preparePackagesDir(this.packagesDir).catch((err: unknown) => {
       this.rootReady = undefined;
       throw new AstraError(ErrorCode.PKG_PERMISSION, `cannot prepare packages folder ${this.packagesDir}: ${String(err)}`, {
         cause: err,
@@ -535,7 +304,7 @@ class DefaultPackageManager implements PackageManager {
     this.staging.add(trash);
     try {
       try {
-        await this.moveIfExists(dir, trash);
+        await moveIfExists(dir, trash);
       } catch (err) {
         throw new AstraError(ErrorCode.PKG_PERMISSION, `cannot remove ${dir}: ${String(err)}`, { cause: err });
       }
@@ -623,7 +392,7 @@ class DefaultPackageManager implements PackageManager {
         throw new AstraError(ErrorCode.PKG_INVALID, `folder ${name}/${version} is not a valid <name>/<version> pair`);
       }
       const loaded = await readManifest(path);
-      this.checkIdentity(loaded.manifest, name, version, 'its folder');
+      checkIdentity(loaded.manifest, name, version, 'its folder');
       await this.activate(name, version, path, loaded, undefined);
       return { name, version };
     } catch (err) {
