@@ -6,6 +6,8 @@ import { createDummyTransport, type DummyTransport } from '@astraflow/transport-
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Session } from './session.js';
 import type { SessionConfig } from './session-config.js';
+import type { Delivery } from './session-types.js';
+import { startTestSession, testSessionConfig } from './session.test-helper.js';
 
 let dir: string;
 const sessions: Session[] = [];
@@ -19,59 +21,16 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function config(overrides: Partial<SessionConfig> = {}): SessionConfig {
-  return {
-    tenant: 'default',
-    worker_name: 'test-worker',
-    worker_instance_id: undefined,
-    worker_instance_id_file: undefined,
-    auth_fingerprint: undefined,
-    worker_version: '0.0.0-test',
-    auth_mode: 'token',
-    auth_token: 'secret-token',
-    handshake_protocol_version: 1,
-    heartbeat_interval_seconds: 30,
-    heartbeat_jitter_seconds: 0,
-    ack_retry_base_ms: 50,
-    ack_retry_max_ms: 200,
-    ack_retry_attempts: 6,
-    session_accept_timeout_seconds: 2,
-    session_window_size: 8,
-    reconnect_base_delay_seconds: 0.05,
-    reconnect_max_delay_seconds: 0.2,
-    reconnect_jitter: 0.2,
-    reconnect_abort_on_auth_error: false,
-    reconnect_abort_on_protocol_error: false,
-    transport_recv_queue_max: 0,
-    session_app_queue_max: 0,
-    session_app_queue_overflow: 'block',
-    max_frame_bytes: 64 * 1024,
-    max_outbound_frame_bytes: 64 * 1024,
-    session_recv_stall_seconds: 60,
-    data_dir: join(dir, 'var', 'data'),
-    ...overrides,
-  };
-}
+const config = (overrides: Partial<SessionConfig> = {}): SessionConfig => testSessionConfig(dir, overrides);
 
 function start(
   transport: DummyTransport,
   overrides: Partial<SessionConfig> = {},
   onDropped?: (frame: Frame) => void,
 ): Session {
-  const session = new Session({
-    config: config(overrides),
-    transport,
-    register: () => ({
-      capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-      payload_types: ['biz.exec.dispatch'],
-      packages: [],
-      manifests: [],
-    }),
-    heartbeatMetrics: () => ({ inflight: 0 }),
-  });
-  if (onDropped) session.attach({ deliver: (d) => void (d.kind === 'dropped' && onDropped(d.frame)) });
+  const sink = onDropped ? { deliver: (d: Delivery) => void (d.kind === 'dropped' && onDropped(d.frame)) } : undefined;
+  const session = startTestSession(transport, config(overrides), sink ? { sink } : {});
   sessions.push(session);
-  void session.start();
   return session;
 }
 
