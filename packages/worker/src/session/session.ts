@@ -33,18 +33,17 @@ import type { SessionLink, SessionOptions, SessionStats, SessionUpstream } from 
 import { ConnectionLost, Wire, type Connection } from './wire.js';
 
 
-// Its types live in session-types.ts (re-exported by the package index).
-
 /**
  * The worker's control-plane session (docs/protocol.md §3–§5). It knows
  * nothing of business payloads: numbered frames come out of
  * {@link Session.receive} in order and exactly once, and go in through
  * {@link Session.send}, which blocks on window credit and retransmits until
  * acked — across reconnects, and into a fresh session if the old one is
- * lost. This file is the state machine; its parts each do one job:
- * `establish.ts` (handshake, register, resume), `heartbeat.ts`,
- * `inbound.ts` (receive window, acks, stalls), `outbound.ts` (send window,
- * credit, retransmission, size limit), `control-waiters.ts`.
+ * lost. This file is the state machine (types in `session-types.ts`); its
+ * parts each do one job: `establish.ts` (handshake, register, resume),
+ * `heartbeat.ts`, `inbound.ts` (receive window, acks, stalls), `outbound.ts`
+ * (send window, credit, retransmission, size limit), `wire.ts` (the
+ * connection), `control-waiters.ts`, `reset.ts`, `reconnect-policy.ts`.
  */
 export class Session extends EventEmitter<SessionEvents> {
   readonly #config: CompiledSessionConfig;
