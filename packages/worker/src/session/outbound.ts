@@ -10,6 +10,7 @@ import {
   type PayloadOf,
 } from '@astraflow/protocol';
 import { isImpossibleAck } from './ack-check.js';
+import { deferred, type Deferred } from './deferred.js';
 import { retransmitDelayMs } from './backoff.js';
 import { LatencyEstimate } from './latency-estimate.js';
 import type { CompiledSessionConfig } from './session-config.js';
@@ -22,22 +23,11 @@ interface OutboxItem {
   sent?: (receipt: OutboundReceipt) => void;
   /** Fails the `send()` promise of a frame still queued when the session closes. */
   unsent?: (err: AstraError) => void;
-  ack: { resolve: () => void; reject: (err: unknown) => void; promise: Promise<void> };
+  ack: Deferred<void>;
 }
 
 /** Bytes reserved for `session_seq` and a sender id that may change after send(). */
 const NUMBERING_ROOM_BYTES = 256;
-
-function deferred(): OutboxItem['ack'] {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {});
-  return { resolve, reject, promise };
-}
 
 /**
  * The outbound half of the reliable stream (docs/protocol.md §5): a queue

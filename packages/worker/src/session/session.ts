@@ -19,6 +19,7 @@ import {
 } from '@astraflow/protocol';
 import { reconnectDelayMs } from './backoff.js';
 import { ControlWaiters } from './control-waiters.js';
+import { deferred } from './deferred.js';
 import { establishFailure, establishSession } from './establish.js';
 import { Heartbeat } from './heartbeat.js';
 import { InboundStream, readInbound } from './inbound.js';
@@ -73,10 +74,9 @@ export class Session extends EventEmitter<SessionEvents> {
   /** A `control.resume` is out and not yet accepted. */
   #resuming = false;
   #lastAccept: { resumed: boolean; sessionId: string } | undefined;
-  #doneResolve!: () => void;
-  #doneReject!: (err: AstraError) => void;
+  readonly #done = deferred();
   /** Settles when the session is closed: resolves on a requested stop, rejects with a fatal error. */
-  readonly done: Promise<void>;
+  readonly done: Promise<void> = this.#done.promise;
   readonly stats: SessionStats = emptySessionStats();
 
   constructor(options: SessionOptions) {
@@ -100,11 +100,6 @@ export class Session extends EventEmitter<SessionEvents> {
     };
     const sources = { inbound: this.#inbound, outbound: this.#outbound, worker };
     this.#heartbeat = new Heartbeat(link, this.#config, sources, this.#random);
-    this.done = new Promise<void>((resolve, reject) => {
-      this.#doneResolve = resolve;
-      this.#doneReject = reject;
-    });
-    this.done.catch(() => {});
   }
 
   /** Current state. */
@@ -203,9 +198,9 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#setState('CLOSED');
     if (error) {
       this.emit('fatal', error);
-      this.#doneReject(error);
+      this.#done.reject(error);
     } else {
-      this.#doneResolve();
+      this.#done.resolve();
     }
   }
 
