@@ -10,6 +10,7 @@ import {
   type TransportCloseInfo,
   type TransportConnection,
 } from '@astraflow/protocol';
+import { deferred } from './deferred.js';
 import type { SessionStats } from './session-types.js';
 
 /** One transport connection of a session. */
@@ -57,10 +58,7 @@ export class Wire {
 
   /** Opens a connection and makes it the current one. */
   async open(onMessage: (raw: string) => void, signal: AbortSignal): Promise<Connection> {
-    let resolveClosed!: (info: TransportCloseInfo) => void;
-    const closed = new Promise<TransportCloseInfo>((resolve) => {
-      resolveClosed = resolve;
-    });
+    const closed = deferred<TransportCloseInfo>();
     const transport = await this.#transport.connect(
       {
         onMessage,
@@ -68,12 +66,12 @@ export class Wire {
           // A close reason is the peer's text too: it may echo a secret.
           const info = { ...closeInfo, reason: scrubSecrets(closeInfo.reason, this.#secrets()) };
           this.#log.debug({ code: info.code, reason: info.reason, failure: info.failure }, 'transport closed');
-          resolveClosed(info);
+          closed.resolve(info);
         },
       },
       { signal },
     );
-    this.#conn = { transport, closed, closing: false };
+    this.#conn = { transport, closed: closed.promise, closing: false };
     return this.#conn;
   }
 
