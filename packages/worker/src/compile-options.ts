@@ -6,7 +6,7 @@ import type { ExecDispatchConfig } from './dispatch/exec-dispatch-handler.js';
 import type { CooldownConfig } from './dispatch/failure-cooldown.js';
 import type { RouterConfig } from './dispatch/router.js';
 import type { LoadMonitorOptions } from './load/load-monitor.js';
-import type { SessionConfig } from './session/session-config.js';
+import { compileSessionConfig, type CompiledSessionConfig } from './session/session-config.js';
 
 /**
  * Every component's options, compiled once from {@link Settings} by
@@ -16,8 +16,7 @@ import type { SessionConfig } from './session/session-config.js';
  * part, never `Settings`. docs/architecture.md lists where each is applied.
  */
 export interface WorkerOptions {
-  /** The session compiles its part itself (`compileSessionConfig`), so it stays usable on its own. */
-  session: SessionConfig;
+  session: CompiledSessionConfig;
   router: RouterConfig;
   dispatch: ExecDispatchConfig;
   /** What `control.register` advertises besides the inventory. */
@@ -99,7 +98,7 @@ export function compileRouterConfig(
 export function compileWorkerOptions(settings: Settings): WorkerOptions {
   const limits = settings.concurrency_per_node_limits;
   return {
-    session: settings,
+    session: compileSessionConfig(settings),
     router: compileRouterConfig(settings),
     dispatch: {
       tenant: settings.tenant,

@@ -7,6 +7,7 @@ import { createDummyTransport, type DummyTransport } from '@astraflow/transport-
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DurableOutbox } from './durable-outbox.js';
 import { Session } from './session/session.js';
+import { compileSessionConfig } from './session/session-config.js';
 
 let dir: string;
 const closers: Array<() => Promise<unknown>> = [];
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 function session(transport: DummyTransport, durable: () => DurableOutbox | undefined): Session {
   const s = new Session({
-    config: {
+    config: compileSessionConfig({
       tenant: 'default', worker_name: 'w', worker_instance_id: 'wid-1', worker_instance_id_file: undefined,
       auth_fingerprint: undefined, worker_version: '0.0.0-test', auth_mode: 'token', auth_token: 't',
       handshake_protocol_version: 1, heartbeat_interval_seconds: 30, heartbeat_jitter_seconds: 0,
@@ -29,7 +30,7 @@ function session(transport: DummyTransport, durable: () => DurableOutbox | undef
       reconnect_abort_on_auth_error: false, reconnect_abort_on_protocol_error: false, transport_recv_queue_max: 0,
       session_app_queue_max: 0, session_app_queue_overflow: 'block', max_frame_bytes: 65_536, data_dir: join(dir, 'data'),
       max_outbound_frame_bytes: 65_536, session_recv_stall_seconds: 60,
-    },
+    }),
     transport,
     register: () => ({
       capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },

@@ -33,7 +33,7 @@ export type {
   SessionStats,
   SessionUpstream,
 } from './session/session-types.js';
-export type { SessionConfig } from './session/session-config.js';
+export { compileSessionConfig, type CompiledSessionConfig, type SessionConfig } from './session/session-config.js';
 export { isOpenState, type SessionState } from './session/session-state.js';
 export type {
   DropReason,

@@ -3,7 +3,7 @@ import { AstraError, FrameType, createNoopLogger, type Frame } from '@astraflow/
 import { startReferenceScheduler, type ReferenceScheduler } from '@astraflow/testkit';
 import { createDummyTransport } from '@astraflow/transport-dummy';
 import { createWsTransport } from '@astraflow/transport-ws';
-import { Session, setup } from '@astraflow/worker';
+import { Session, compileSessionConfig, setup } from '@astraflow/worker';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOKEN, scratch, sleep, testSettings } from './harness.js';
 
@@ -24,7 +24,7 @@ async function sessionAgainst(scheduler: ReferenceScheduler, overrides: Record<s
   const dir = await scratch();
   const settings = testSettings(dir, { scheduler_ws_url: scheduler.url, ...overrides });
   const session = new Session({
-    config: settings,
+    config: compileSessionConfig(settings),
     transport: createWsTransport({ url: settings.scheduler_ws_url, token: settings.auth_token ?? '', pingIntervalMs: 0 }),
     register,
     heartbeatMetrics: () => ({ inflight: 0 }),

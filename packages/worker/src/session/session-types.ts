@@ -1,5 +1,5 @@
 import type { AstraError, Frame, FrameError, Logger, PayloadOf, RegisterPayload, Transport } from '@astraflow/protocol';
-import type { SessionConfig } from './session-config.js';
+import type { CompiledSessionConfig } from './session-config.js';
 import type { SessionState } from './session-state.js';
 
 /**
@@ -49,7 +49,8 @@ export interface SessionUpstream extends DeliverySink {
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
-  config: SessionConfig;
+  /** The session's settings, compiled: `compileSessionConfig(settings)`. */
+  config: CompiledSessionConfig;
   transport: Transport;
   logger?: Logger;
   /** Reported in the handshake; defaults to the OS host name. */

@@ -3,7 +3,7 @@ import type { Frame, Logger, Transport } from '@astraflow/protocol';
 import { createLogger } from '../logger.js';
 import { Session } from './session.js';
 import type { DeliverySink, SessionOptions } from './session-types.js';
-import type { SessionConfig } from './session-config.js';
+import { compileSessionConfig, type SessionConfig } from './session-config.js';
 
 /** Session settings for unit tests: fast timers, small frames, data under `dir`. */
 export function testSessionConfig(dir: string, overrides: Partial<SessionConfig> = {}): SessionConfig {
@@ -59,7 +59,7 @@ export function startTestSession(
   { sink, ...extra }: Partial<SessionOptions> & { sink?: DeliverySink } = {},
 ): Session {
   const session = new Session({
-    config,
+    config: compileSessionConfig(config),
     transport,
     register: () => ({
       capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },

@@ -5,7 +5,7 @@ import { AstraError, FrameType, type Frame, type Transport, type TransportHandle
 import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Session } from './session.js';
-import type { SessionConfig } from './session-config.js';
+import { compileSessionConfig, type SessionConfig } from './session-config.js';
 import type { Delivery } from './session-types.js';
 import { startTestSession, testSessionConfig } from './session.test-helper.js';
 
@@ -155,7 +155,7 @@ describe('Session over the dummy transport', () => {
       },
     };
     const session = new Session({
-      config: config({ transport_recv_queue_max: 2 }),
+      config: compileSessionConfig(config({ transport_recv_queue_max: 2 })),
       transport: burstTransport,
       register: () => ({ capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] } }),
     });
@@ -267,7 +267,7 @@ describe('Session durability hooks', () => {
     });
     const persisted: string[] = [];
     const session = new Session({
-      config: config(),
+      config: compileSessionConfig(config()),
       transport,
       register: () => ({
         capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },

@@ -27,7 +27,7 @@ import { WorkerIdentity } from './instance-id-store.js';
 import { OutboundStream } from './outbound.js';
 import { fatalFor, failureOf, nextReady, sleep } from './reconnect-policy.js';
 import { readReset } from './reset.js';
-import { compileSessionConfig, type CompiledSessionConfig } from './session-config.js';
+import type { CompiledSessionConfig } from './session-config.js';
 import { isOpenState, type SessionState } from './session-state.js';
 import { emptySessionStats, type OutboundReceipt, type SendOptions, type SessionEvents } from './session-types.js';
 import type { SessionLink, SessionOptions, SessionStats, SessionUpstream } from './session-types.js';
@@ -82,7 +82,7 @@ export class Session extends EventEmitter<SessionEvents> {
   constructor(options: SessionOptions) {
     super();
     this.#options = options;
-    this.#config = compileSessionConfig(options.config);
+    this.#config = options.config;
     this.#log = (options.logger ?? createNoopLogger()).child({ component: 'session' });
     this.#random = options.random ?? Math.random;
     this.#identity = new WorkerIdentity(this.#config.workerInstanceId, this.#config.instanceIdFile, this.#log);
