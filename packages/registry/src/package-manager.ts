@@ -14,7 +14,9 @@ import {
 import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
 import { downloadArchive } from './download.js';
+import type { EntrypointLocation } from './entrypoint.js';
 import { extractArchive } from './extract-archive.js';
+import { probeImports } from './import-probe.js';
 import { purgeRequireCache } from './load-handler.js';
 import { checkNodeRequirement } from './node-requirement.js';
 import { buildHandlers, locateAdapters, manifestRuntime, nodeRequirementOf } from './package-handlers.js';
@@ -44,6 +46,13 @@ export interface PackageManagerOptions {
   maxEntries?: number;
   /** Most HTTP redirects followed. Default 5. */
   maxRedirects?: number;
+  /**
+   * Time limit of importing a package's modules, both in the isolated probe
+   * process and in this one. Default 30 000 ms.
+   */
+  importTimeoutMs?: number;
+  /** Environment of the import probe process; default `process.env` without `ASTRA_WORKER_*` and `NODE_OPTIONS`. */
+  probeEnv?: NodeJS.ProcessEnv;
 }
 
 /** A `biz.pkg.install` command. */
@@ -140,6 +149,8 @@ interface InstalledRecord {
 
 const MiB = 1024 * 1024;
 const STAGING_PREFIX = '.tmp-';
+/** Folder (under packagesDir) of packages moved aside because their code failed to load at start-up. */
+const QUARANTINE_DIR = '.quarantine';
 const SCHEMES = new Set(['http:', 'https:', 'file:']);
 // Without it, a package lacking its own package.json would inherit the `type`
 // of whatever project happens to contain packagesDir.
@@ -165,6 +176,15 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
   }
   return v;
+}
+
+/** `promise`, or a rejection with `timeoutError()` after `ms` (the promise itself cannot be cancelled). */
+function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => AstraError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timeoutError()), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function errnoCode(err: unknown): string | undefined {
@@ -225,6 +245,8 @@ class DefaultPackageManager implements PackageManager {
   private readonly maxExtractedBytes: number;
   private readonly maxEntries: number;
   private readonly maxRedirects: number;
+  private readonly importTimeoutMs: number;
+  private readonly probeEnv: NodeJS.ProcessEnv | undefined;
   private readonly queue = new SerialQueue();
   private readonly installed = new Map<string, InstalledRecord>();
   private readonly failures = new Map<string, LoadFailure>();
@@ -246,6 +268,8 @@ class DefaultPackageManager implements PackageManager {
     this.maxExtractedBytes = positive('maxExtractedBytes', options.maxExtractedBytes, 1024 * MiB);
     this.maxEntries = positive('maxEntries', options.maxEntries, 10_000);
     this.maxRedirects = Math.floor(positive('maxRedirects', options.maxRedirects, 5));
+    this.importTimeoutMs = positive('importTimeoutMs', options.importTimeoutMs, 30_000);
+    this.probeEnv = options.probeEnv;
   }
 
   // ---------------------------------------------------------------- install
@@ -310,8 +334,9 @@ class DefaultPackageManager implements PackageManager {
       const loaded = await readManifest(stagedRoot);
       this.checkIdentity(loaded.manifest, name, version, 'the install command');
       const runnable = this.assertRuntime(loaded.manifest);
-      // Cheap checks first: no package code runs before the files sit in their final place.
-      locateAdapters(stagedRoot, loaded.manifest, runnable);
+      // Cheap checks first; then the package code runs, but only in a child process that it cannot take down with it.
+      const locations = locateAdapters(stagedRoot, loaded.manifest, runnable);
+      if (runnable) await this.probe(stagedRoot, loaded.manifest, locations);
 
       const finalDir = join(nameDir, version);
       await mkdir(nameDir, { recursive: true });
@@ -417,6 +442,10 @@ class DefaultPackageManager implements PackageManager {
     }
   }
 
+  private probe(root: string, manifest: Manifest, locations: Map<string, EntrypointLocation>): Promise<void> {
+    return probeImports({ root, manifest, locations, timeoutMs: this.importTimeoutMs, env: this.probeEnv });
+  }
+
   /** Imports the package in its final folder and makes it visible in the registry. */
   private async activate(
     name: string,
@@ -426,13 +455,15 @@ class DefaultPackageManager implements PackageManager {
     sha256: string | undefined,
   ): Promise<void> {
     const runnable = this.assertRuntime(loaded.manifest);
-    const handlers = await buildHandlers({
-      root,
-      manifest: loaded.manifest,
-      runtime: manifestRuntime(loaded.manifest),
-      runnable,
-      cacheKey: randomUUID(),
-    });
+    // The probe passed, but code can behave differently on a second import: an unanswered install would block the name.
+    const handlers = await withTimeout(
+      buildHandlers({ root, manifest: loaded.manifest, runtime: manifestRuntime(loaded.manifest), runnable, cacheKey: randomUUID() }),
+      this.importTimeoutMs,
+      () =>
+        new AstraError(ErrorCode.PKG_INVALID, `importing ${name}@${version} did not finish within ${this.importTimeoutMs} ms`, {
+          details: { reason: 'timeout', timeout_ms: this.importTimeoutMs },
+        }),
+    );
     this.registry.unregisterVersion(name, version);
     for (const handler of handlers) this.registry.register(handler);
     const key = refKey(name, version);
@@ -624,15 +655,43 @@ class DefaultPackageManager implements PackageManager {
       }
       const loaded = await readManifest(path);
       this.checkIdentity(loaded.manifest, name, version, 'its folder');
-      await this.activate(name, version, path, loaded, undefined);
+      const runnable = this.assertRuntime(loaded.manifest);
+      try {
+        if (runnable) await this.probe(path, loaded.manifest, locateAdapters(path, loaded.manifest, runnable));
+        await this.activate(name, version, path, loaded, undefined);
+      } catch (err) {
+        throw await this.quarantine(name, version, path, AstraError.wrap(err, ErrorCode.INTERNAL));
+      }
       return { name, version };
     } catch (err) {
       const error = AstraError.wrap(err, ErrorCode.INTERNAL);
-      const failure: LoadFailure = { name, version, path, error };
+      const failure: LoadFailure = { name, version, path: (error.details?.['quarantined_to'] as string | undefined) ?? path, error };
       this.failures.set(key, failure);
-      this.logger.warn({ package: name, version, path, code: error.code, err: error.message }, 'skipping broken package');
+      this.logger.warn({ package: name, version, path: failure.path, code: error.code, err: error.message }, 'skipping broken package');
       return failure;
     }
+  }
+
+  /**
+   * Moves a package whose code failed to load out of `packagesDir` (into
+   * `.quarantine/`, which is never loaded), so the next start does not run it
+   * again: a package can fail a start, never every start.
+   */
+  private async quarantine(name: string, version: string, path: string, error: AstraError): Promise<AstraError> {
+    const dest = join(this.packagesDir, QUARANTINE_DIR, `${name}@${version}-${Date.now()}`);
+    try {
+      await mkdir(join(this.packagesDir, QUARANTINE_DIR), { recursive: true });
+      await rename(path, dest);
+      await rmdir(join(this.packagesDir, name)).catch(() => undefined);
+    } catch (err) {
+      this.logger.error({ package: name, version, path, err: String(err) }, 'could not quarantine a package that fails to load');
+      return error;
+    }
+    this.logger.warn({ package: name, version, path, quarantined_to: dest }, 'package quarantined: its code fails to load');
+    return new AstraError(error.code, `${error.message} (quarantined to ${dest})`, {
+      cause: error,
+      details: { ...error.details, quarantined_to: dest },
+    });
   }
 
   // -------------------------------------------------------------- inventory
