@@ -122,8 +122,14 @@ export function probeImports(options: ImportProbeOptions): Promise<void> {
     child.on('error', (err) => finish(failure(`could not start the import probe of ${what}: ${err.message}`, 'probe')));
     child.on('exit', (code, signal) => {
       if (settled) return;
-      if (code === UNSETTLED_TLA_EXIT && /unsettled top-level await/i.test(stderr)) {
-        finish(failure(`importing ${what} never finished: a top-level await never settles`, 'unsettled'));
+      // A dynamic import whose top-level await never settles leaves nothing to run: the child just ends, code 0.
+      if (code === 0 || (code === UNSETTLED_TLA_EXIT && /unsettled top-level await/i.test(stderr))) {
+        finish(
+          failure(
+            `importing ${what} never finished: a top-level await never settles (or the module called process.exit(0))`,
+            'unsettled',
+          ),
+        );
         return;
       }
       const how = signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`;
