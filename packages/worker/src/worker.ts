@@ -15,7 +15,7 @@ import { createJournalStore, type OutboxStore } from '@astraflow/outbox';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner, sweepTaskDataDirs, type Runner } from '@astraflow/runner';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
-import { ExecDispatchHandler, type Answer, type DispatchStats } from './dispatch/exec-dispatch-handler.js';
+import { ExecDispatchHandler, type Answer, type DispatchStats, type RunningTask } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
 import { DurableOutbox } from './durable-outbox.js';
@@ -61,6 +61,8 @@ export interface SetupOptions {
    * (`createFaultInjectingStore` from `@astraflow/outbox`). The worker closes it.
    */
   outboxStore?: OutboxStore;
+  /** Called with every running task whenever a handler starts or ends (e.g. for a watchdog). */
+  onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
 }
 
 /** Options of {@link Worker.stop}. */
@@ -308,6 +310,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     maxDownloadBytes: settings.package_max_download_bytes,
     maxExtractedBytes: settings.package_max_extracted_bytes,
     maxEntries: settings.package_max_entries,
+    importTimeoutMs: settings.package_import_timeout_seconds * 1000,
   });
   await packages.loadInstalled();
 
@@ -408,6 +411,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     metrics,
     logger,
     load,
+    ...(options.onRunningTasksChange ? { onRunningTasksChange: options.onRunningTasksChange } : {}),
   });
   // A frame the app queue dropped was already acked (and counted there): its handler answers it here.
   const dispatchDropped = (frame: Frame): void => router.refuseDropped(frame, 'queue_overflow');

@@ -72,6 +72,15 @@ export interface ExecDispatchHandlerOptions {
    * `overloaded`, so the scheduler runs it elsewhere or later.
    */
   refuses?(frame: Frame): boolean | Promise<boolean>;
+  /** Called with every running task whenever a handler starts or ends (the watchdog names them). */
+  onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
+}
+
+/** A task whose handler is running. */
+export interface RunningTask {
+  task_id: string;
+  run_id: string;
+  node_type: string;
 }
 
 /** An answer to a dispatch. */
@@ -112,6 +121,7 @@ export class ExecDispatchHandler implements RouteHandler {
   readonly stats: DispatchStats = { refusedOverloaded: 0, overruns: 0, overrunning: 0 };
   /** Feedback frames dropped for exceeding `max_outbound_frame_bytes`. */
   #feedbackDropped = 0;
+  readonly #runningTasks = new Set<RunningTask>();
 
   constructor(options: ExecDispatchHandlerOptions) {
     this.#o = options;
@@ -279,6 +289,9 @@ export class ExecDispatchHandler implements RouteHandler {
     }
     const taskEnded = new AbortController();
     this.#running++;
+    const runningTask: RunningTask = { task_id: dispatch.task_id, run_id: dispatch.run_id, node_type: dispatch.node_type };
+    this.#runningTasks.add(runningTask);
+    this.#o.onRunningTasksChange?.([...this.#runningTasks]);
     this.#metrics.taskStarted(dispatch.node_type);
     const started = performance.now();
     let settled: Promise<void> | undefined;
@@ -345,6 +358,8 @@ export class ExecDispatchHandler implements RouteHandler {
     } finally {
       taskEnded.abort();
       this.#running--;
+      this.#runningTasks.delete(runningTask);
+      this.#o.onRunningTasksChange?.([...this.#runningTasks]);
     }
   }
 
