@@ -15,7 +15,7 @@ import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
 import { downloadArchive } from './download.js';
 import type { EntrypointLocation } from './entrypoint.js';
-import { extractArchive } from './extract-archive.js';
+import { extractInThread } from './extract-in-thread.js';
 import { probeImports } from './import-probe.js';
 import { purgeRequireCache } from './load-handler.js';
 import { checkNodeRequirement } from './node-requirement.js';
@@ -51,6 +51,8 @@ export interface PackageManagerOptions {
    * process and in this one. Default 30 000 ms.
    */
   importTimeoutMs?: number;
+  /** Wall-time limit of unpacking one archive (done in a worker thread). Default 120 000 ms. */
+  extractTimeoutMs?: number;
   /** Environment of the import probe process; default `process.env` without `ASTRA_WORKER_*` and `NODE_OPTIONS`. */
   probeEnv?: NodeJS.ProcessEnv;
 }
@@ -246,6 +248,7 @@ class DefaultPackageManager implements PackageManager {
   private readonly maxEntries: number;
   private readonly maxRedirects: number;
   private readonly importTimeoutMs: number;
+  private readonly extractTimeoutMs: number;
   private readonly probeEnv: NodeJS.ProcessEnv | undefined;
   private readonly queue = new SerialQueue();
   private readonly installed = new Map<string, InstalledRecord>();
@@ -269,6 +272,7 @@ class DefaultPackageManager implements PackageManager {
     this.maxEntries = positive('maxEntries', options.maxEntries, 10_000);
     this.maxRedirects = Math.floor(positive('maxRedirects', options.maxRedirects, 5));
     this.importTimeoutMs = positive('importTimeoutMs', options.importTimeoutMs, 30_000);
+    this.extractTimeoutMs = positive('extractTimeoutMs', options.extractTimeoutMs, 120_000);
     this.probeEnv = options.probeEnv;
   }
 
@@ -325,9 +329,10 @@ class DefaultPackageManager implements PackageManager {
       await detectArchiveFormat(archive);
       const content = join(staging, 'content');
       await mkdir(content);
-      const extracted = await extractArchive(archive, content, {
+      const extracted = await extractInThread(archive, content, {
         maxEntries: this.maxEntries,
         maxExtractedBytes: this.maxExtractedBytes,
+        timeoutMs: this.extractTimeoutMs,
       });
       await rm(archive, { force: true });
       const stagedRoot = await findPackageRoot(content);

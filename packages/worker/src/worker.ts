@@ -311,6 +311,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     maxExtractedBytes: settings.package_max_extracted_bytes,
     maxEntries: settings.package_max_entries,
     importTimeoutMs: settings.package_import_timeout_seconds * 1000,
+    extractTimeoutMs: settings.package_extract_timeout_seconds * 1000,
   });
   await packages.loadInstalled();
 
