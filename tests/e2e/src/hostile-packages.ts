@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { createGzip } from 'node:zlib';
 import * as tar from 'tar';
 
 /** One node of a test package: its type suffix, handler source and exec mode. */
@@ -47,6 +50,27 @@ export async function writePackage(dir: string, name: string, prelude: string, n
 export async function packPackage(root: string, out: string, name: string): Promise<{ file: string; sha256: string }> {
   const file = `${name}.tgz`;
   await tar.c({ file: join(out, file), cwd: root, gzip: true, portable: true, prefix: 'package' }, await listFiles(root));
+  return { file, sha256: createHash('sha256').update(await readFile(join(out, file))).digest('hex') };
+}
+
+/**
+ * A gzip bomb: the package at `root` as a valid tar, followed by `zeroMiB`
+ * MiB of zeros inside the same gzip stream (about 1 KiB per MiB on disk).
+ */
+export async function packBomb(root: string, out: string, name: string, zeroMiB: number): Promise<{ file: string; sha256: string }> {
+  const tarFile = join(out, `${name}.tar`);
+  await tar.c({ file: tarFile, cwd: root, portable: true, prefix: 'package' }, await listFiles(root));
+  const file = `${name}.tgz`;
+  const gzip = createGzip({ level: 9 });
+  const sink = createWriteStream(join(out, file));
+  gzip.pipe(sink);
+  gzip.write(await readFile(tarFile));
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < zeroMiB; i += 1) {
+    if (!gzip.write(zeros)) await once(gzip, 'drain');
+  }
+  gzip.end();
+  await once(sink, 'close');
   return { file, sha256: createHash('sha256').update(await readFile(join(out, file))).digest('hex') };
 }
 

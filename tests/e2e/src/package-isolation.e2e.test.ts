@@ -1,4 +1,4 @@
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
 import { FrameType, type Frame, type RegisterPayload } from '@astraflow/protocol';
@@ -6,7 +6,7 @@ import { startReferenceScheduler, type ReferenceScheduler } from '@astraflow/tes
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanups, startCli, type Cli } from './cli-harness.js';
 import { TOKEN, scratch, task } from './harness.js';
-import { largestGap, packPackage, treeOf, writePackage } from './hostile-packages.js';
+import { largestGap, packBomb, packPackage, treeOf, writePackage } from './hostile-packages.js';
 
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
@@ -200,4 +200,43 @@ describe('package code cannot take the worker down', () => {
     const answer = await s2.dispatch(task('spin.echo', { message: 'back' }, { package_name: 'spin' })).done;
     expect(answer.payload).toMatchObject({ status: 'SUCCEEDED', result: { echo: 'back' } });
   }, 60_000);
+
+  it('a 1 MiB archive inflating to 1 GiB is refused within seconds with heartbeats on time; a real 32 MiB zero-filled file installs', async () => {
+    const dir = await scratch('astra-bomb-');
+    const sources = join(dir, 'sources');
+    const archives = join(dir, 'archives');
+    await mkdir(archives, { recursive: true });
+    const bomb = await packBomb(await writePackage(sources, 'bomb', '', [ECHO]), archives, 'bomb', 1024);
+    expect((await stat(join(archives, bomb.file))).size).toBeLessThan(2 * 1024 * 1024);
+    const bigRoot = await writePackage(sources, 'big', '', [ECHO]);
+    await writeFile(join(bigRoot, 'zeros.bin'), Buffer.alloc(32 * 1024 * 1024));
+    const big = await packPackage(bigRoot, archives, 'big');
+    const s = await scheduler();
+    const files = await s.serveFiles(archives);
+    const packagesDir = join(dir, 'node-packages');
+    await start(s, packagesDir, ['package_max_extracted_bytes: 67108864']);
+    await s.waitForSession(undefined, 15_000);
+    expect((await installEcho(s)).payload).toMatchObject({ status: 'installed' });
+    const before = await treeOf(packagesDir);
+
+    const from = Date.now();
+    const refused = await s.installPackage({ name: 'bomb', version: '1.0.0', url: files.urlFor(bomb.file), sha256: bomb.sha256 });
+    expect(Date.now() - from).toBeLessThan(5000);
+    expect(refused.payload).toMatchObject({
+      name: 'bomb',
+      status: 'failed',
+      details: { code: 'E.PKG.INVALID', message: expect.stringMatching(/end-of-archive marker|unpacks to more than/) },
+    });
+    expect(await treeOf(packagesDir)).toEqual(before);
+    await echoServes(s);
+    const installed = await s.installPackage({ name: 'big', version: '1.0.0', url: files.urlFor(big.file), sha256: big.sha256 });
+    expect(installed.payload).toMatchObject({ name: 'big', status: 'installed' });
+    const to = Date.now();
+    expect((await stat(join(packagesDir, 'big', '1.0.0', 'zeros.bin'))).size).toBe(32 * 1024 * 1024);
+    const answer = await s.dispatch(task('big.echo', { message: 'big' })).done;
+    expect(answer.payload).toMatchObject({ status: 'SUCCEEDED', result: { echo: 'big' } });
+    const beats = s.heartbeats.map((f) => Date.parse(f.ts));
+    expect(largestGap(beats, from, to)).toBeLessThanOrEqual(HEARTBEAT_BUDGET_MS);
+    expect(s.violations).toEqual([]);
+  }, 90_000);
 });
