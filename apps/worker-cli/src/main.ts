@@ -180,7 +180,11 @@ export async function main(io: MainIo): Promise<void> {
   try {
     if (settings.watchdog_enabled && io.startWatchdog) {
       // Before setup: loading installed packages runs package code on this loop too.
-      watchdog = io.startWatchdog({ timeoutMs: watchdogTimeoutMs(settings), exitCode: ExitCode.WATCHDOG });
+      watchdog = io.startWatchdog({
+        timeoutMs: watchdogTimeoutMs(settings),
+        exitCode: ExitCode.WATCHDOG,
+        onError: (err) => logger.error({ err: err.message }, 'watchdog thread failed; the event loop is no longer watched'),
+      });
     }
     const onRunningTasksChange = watchdog ? watchdog.setRunningTasks.bind(watchdog) : undefined;
     try {

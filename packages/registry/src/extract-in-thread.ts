@@ -34,7 +34,7 @@ export function extractInThread(archiveFile: string, destDir: string, limits: Th
     limits: { maxEntries: limits.maxEntries, maxExtractedBytes: limits.maxExtractedBytes },
   };
   return new Promise<ExtractResult>((resolve, reject) => {
-    const thread = new Thread(extractThreadPath(), { workerData: data, env: {}, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    const thread = new Thread(extractThreadPath(), { workerData: data, env: {}, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 256 } });
     let settled = false;
     const finish = (outcome: { result: ExtractResult } | { error: AstraError }): void => {
       if (settled) return;

@@ -11,6 +11,8 @@ export interface WatchdogOptions {
   timeoutMs: number;
   /** Exit code the process ends with when the loop was blocked too long. */
   exitCode: number;
+  /** Told when the watchdog thread itself fails (the process then runs on unwatched). */
+  onError?: (err: Error) => void;
 }
 
 /** A running watchdog. */
@@ -53,7 +55,9 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const exitKey = `__astraflowWatchdogExit_${randomUUID().replace(/-/g, '')}`;
   Object.defineProperty(globalThis, exitKey, { value: (code: number) => exitProcess(code), enumerable: false, configurable: true });
   const data: WatchdogThreadData = { beat, timeoutMs, checkMs: Math.min(250, Math.floor(timeoutMs / 4)), exitCode, exitKey };
-  const thread = new Thread(watchdogThreadPath(), { workerData: data, env: {}, stdout: false, stderr: false });
+  // No execArgv: flags of this process (--input-type, loaders) are not meant for the thread.
+  const thread = new Thread(watchdogThreadPath(), { workerData: data, env: {}, execArgv: [], stdout: false, stderr: false });
+  thread.on('error', (err) => options.onError?.(err));
   thread.unref();
   const interval = setInterval(() => Atomics.add(counter, 0, 1), Math.max(50, Math.floor(timeoutMs / 5)));
   interval.unref();
