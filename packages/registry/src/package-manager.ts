@@ -24,6 +24,7 @@ import { readManifest, type LoadedManifest } from './read-manifest.js';
 import { SerialQueue } from './serial-queue.js';
 import type { HandlerLease } from './types.js';
 import { comparePackageRefs, isValidPackageName, isValidPackageVersion } from './versions.js';
+import { withTimeout } from './with-timeout.js';
 
 /** Options of {@link createPackageManager}. */
 export interface PackageManagerOptions {
@@ -151,6 +152,8 @@ interface InstalledRecord {
 
 const MiB = 1024 * 1024;
 const STAGING_PREFIX = '.tmp-';
+/** Installed versions loaded (each through its own import probe process) at once at start-up. */
+const STARTUP_LOAD_CONCURRENCY = 4;
 /** Folder (under packagesDir) of packages moved aside because their code failed to load at start-up. */
 const QUARANTINE_DIR = '.quarantine';
 const SCHEMES = new Set(['http:', 'https:', 'file:']);
@@ -178,15 +181,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
   }
   return v;
-}
-
-/** `promise`, or a rejection with `timeoutError()` after `ms` (the promise itself cannot be cancelled). */
-function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => AstraError): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(timeoutError()), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function errnoCode(err: unknown): string | undefined {
@@ -630,17 +624,23 @@ class DefaultPackageManager implements PackageManager {
         );
       }
     }
-    const jobs: Array<Promise<LoadFailure | PackageRef>> = [];
+    const pending: PackageRef[] = [];
     for (const entry of entries) {
       if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-      const name = entry.name;
-      for (const version of await subdirectories(join(this.packagesDir, name))) {
-        jobs.push(this.queue.run(name, () => this.loadOne(name, version)));
-      }
+      for (const version of await subdirectories(join(this.packagesDir, entry.name))) pending.push({ name: entry.name, version });
     }
+    // Each load starts an import probe process: a few at a time, not one per installed version at once.
+    const outcomes: Array<LoadFailure | PackageRef> = [];
+    const loadNext = async (): Promise<void> => {
+      for (let ref = pending.shift(); ref !== undefined; ref = pending.shift()) {
+        const { name, version } = ref;
+        outcomes.push(await this.queue.run(name, () => this.loadOne(name, version)));
+      }
+    };
+    await Promise.all(Array.from({ length: STARTUP_LOAD_CONCURRENCY }, loadNext));
     const loaded: PackageRef[] = [];
     const failed: LoadFailure[] = [];
-    for (const outcome of await Promise.all(jobs)) {
+    for (const outcome of outcomes) {
       if ('error' in outcome) failed.push(outcome);
       else loaded.push(outcome);
     }
