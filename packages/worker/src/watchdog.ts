@@ -59,7 +59,8 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const thread = new Thread(watchdogThreadPath(), { workerData: data, env: {}, execArgv: [], stdout: false, stderr: false });
   thread.on('error', (err) => options.onError?.(err));
   thread.unref();
-  const interval = setInterval(() => Atomics.add(counter, 0, 1), Math.max(50, Math.floor(timeoutMs / 5)));
+  // Several beats per limit, at least one a second, so a block is detected close to the limit, never much earlier.
+  const interval = setInterval(() => Atomics.add(counter, 0, 1), Math.max(50, Math.min(1000, Math.floor(timeoutMs / 5))));
   interval.unref();
   return {
     setRunningTasks(tasks) {
