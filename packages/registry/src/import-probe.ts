@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AstraError, ErrorCode, type Manifest } from '@astraflow/protocol';
 import type { EntrypointLocation } from './entrypoint.js';
@@ -21,6 +22,8 @@ export interface ImportProbeOptions {
 /** Node's exit code for a top-level await that never settled once nothing else kept the process alive. */
 const UNSETTLED_TLA_EXIT = 13;
 const STDERR_TAIL_BYTES = 2048;
+/** Lowest scheduling priority (Unix nice value) for the probe process. */
+const PROBE_NICENESS = 19;
 
 /**
  * Where the compiled probe child lives. Under vitest this module runs from
@@ -90,6 +93,12 @@ export function probeImports(options: ImportProbeOptions): Promise<void> {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });
+    try {
+      // A busy loop in the probe must not take CPU from the worker's heartbeats.
+      if (child.pid !== undefined) setPriority(child.pid, PROBE_NICENESS);
+    } catch {
+      // Not permitted here: the probe runs at normal priority.
+    }
     let stderr = '';
     let settled = false;
     const finish = (err?: AstraError): void => {
