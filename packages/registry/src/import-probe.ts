@@ -71,13 +71,15 @@ export function probeImports(options: ImportProbeOptions): Promise<void> {
   for (const adapter of manifest.adapters) {
     const location = locations.get(adapter.name);
     if (location === undefined) continue;
+    // Labels as buildHandlers words them, so a failure reads the same from the probe as from an in-process import.
     request.modules.push({ label: `adapter "${adapter.name}" entrypoint "${adapter.entrypoint}"`, modulePath: location.modulePath });
   }
+  const entrypoints = new Map(manifest.adapters.map((a) => [a.name, a.entrypoint]));
   for (const node of manifest.nodes) {
     const location = locations.get(node.adapter);
     if (location === undefined) continue;
     request.handlers.push({
-      label: `node "${node.type}" handler "${node.handler}" (adapter "${node.adapter}")`,
+      label: `node "${node.type}" handler "${node.handler}" (adapter "${node.adapter}", entrypoint "${entrypoints.get(node.adapter) ?? ''}")`,
       modulePath: location.modulePath,
       exportName: location.exportName,
       handlerName: node.handler,
@@ -126,7 +128,7 @@ export function probeImports(options: ImportProbeOptions): Promise<void> {
     child.on('message', (message: ProbeAnswer) => {
       if (message?.nonce !== request.nonce) return;
       if (message.ok) finish();
-      else finish(failure(`importing ${what} failed: ${message.message}`, 'load'));
+      else finish(failure(message.message, 'load'));
     });
     child.on('error', (err) => finish(failure(`could not start the import probe of ${what}: ${err.message}`, 'probe')));
     child.on('exit', (code, signal) => {
