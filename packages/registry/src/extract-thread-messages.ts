@@ -1,13 +1,14 @@
 import type { ExtractLimits, ExtractResult } from './extract-archive.js';
 
-/** `workerData` of the extraction thread. */
-export interface ExtractThreadData {
+/** One extraction asked of the thread. */
+export interface ExtractThreadRequest {
+  id: number;
   archiveFile: string;
   destDir: string;
   limits: ExtractLimits;
 }
 
-/** The extraction thread's one message. */
+/** The thread's answer to request `id`. */
 export type ExtractThreadReply =
-  | { ok: true; result: ExtractResult }
-  | { ok: false; code: string; message: string; details: Record<string, unknown> | undefined };
+  | { id: number; ok: true; result: ExtractResult }
+  | { id: number; ok: false; code: string; message: string; details: Record<string, unknown> | undefined };

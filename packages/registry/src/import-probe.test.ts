@@ -12,11 +12,11 @@ const HOSTILE: Record<string, { body: string; message: RegExp; reason: string }>
   exits: { body: 'process.exit(7);\n', message: /exited with code 7/, reason: 'exit' },
   aborts: { body: 'process.abort();\n', message: /killed by SIGABRT/, reason: 'exit' },
   throws: { body: 'throw new Error("cannot start");\n', message: /cannot start/, reason: 'load' },
-  loops: { body: 'while (true) {}\n', message: /did not finish within 1500 ms/, reason: 'timeout' },
+  loops: { body: 'while (true) {}\n', message: /did not finish within 3000 ms/, reason: 'timeout' },
   awaits: { body: 'await new Promise(() => {});\nexport function echo() {}\n', message: /top-level await never settles/, reason: 'unsettled' },
   'awaits-busy': {
     body: 'setInterval(() => {}, 1000);\nawait new Promise(() => {});\nexport function echo() {}\n',
-    message: /did not finish within 1500 ms/,
+    message: /did not finish within 3000 ms/,
     reason: 'timeout',
   },
 };
@@ -38,7 +38,7 @@ afterAll(async () => {
 describe('import probe', () => {
   it.each(Object.entries(HOSTILE))('a module that %s at import fails the install, leaves nothing and frees the name', async (kind, c) => {
     const packagesDir = join(base, `install-${kind}`);
-    const manager = createPackageManager({ packagesDir, importTimeoutMs: 1500 });
+    const manager = createPackageManager({ packagesDir, importTimeoutMs: 3000 });
     await manager.install({ name: 'good', version: '1.0.0', url: await fileUrlOf(base, `good-${kind}.tgz`, packageArchive(files('good', GOOD_JS))) });
     const before = await snapshotTree(packagesDir);
     const url = await fileUrlOf(base, `${kind}.tgz`, packageArchive(files('bad', c.body)));
@@ -60,7 +60,7 @@ describe('import probe', () => {
       await mkdir(join(dir, 'adapters'), { recursive: true });
       for (const [path, text] of Object.entries(files(name, body))) await writeFile(join(dir, path), text);
     }
-    const manager = createPackageManager({ packagesDir, importTimeoutMs: 1500 });
+    const manager = createPackageManager({ packagesDir, importTimeoutMs: 3000 });
     const result = await manager.loadInstalled();
     expect(result.loaded).toEqual([{ name: 'good', version: '1.0.0' }]);
     expect(result.failed.map((f) => [f.name, f.error.details?.['reason']])).toEqual([
@@ -78,7 +78,7 @@ describe('import probe', () => {
       'loops@1.0.0',
     ]);
     // The next start finds nothing to fail on.
-    const again = await createPackageManager({ packagesDir, importTimeoutMs: 1500 }).loadInstalled();
+    const again = await createPackageManager({ packagesDir, importTimeoutMs: 3000 }).loadInstalled();
     expect(again).toEqual({ loaded: [{ name: 'good', version: '1.0.0' }], failed: [] });
   }, 20_000);
 

@@ -22,8 +22,8 @@ export interface ImportProbeOptions {
 /** Node's exit code for a top-level await that never settled once nothing else kept the process alive. */
 const UNSETTLED_TLA_EXIT = 13;
 const STDERR_TAIL_BYTES = 2048;
-/** Lowest scheduling priority (Unix nice value) for the probe process. */
-const PROBE_NICENESS = 19;
+/** Lower scheduling priority (Unix nice value) of the probe process: it yields to the worker, but is not starved under load. */
+const PROBE_NICENESS = 10;
 
 /**
  * Where the compiled probe child lives. Under vitest this module runs from

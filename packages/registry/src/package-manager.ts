@@ -15,7 +15,7 @@ import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
 import { downloadArchive } from './download.js';
 import type { EntrypointLocation } from './entrypoint.js';
-import { extractInThread } from './extract-in-thread.js';
+import { createThreadExtractor } from './extract-in-thread.js';
 import { probeImports } from './import-probe.js';
 import { purgeRequireCache } from './load-handler.js';
 import { checkNodeRequirement } from './node-requirement.js';
@@ -244,6 +244,7 @@ class DefaultPackageManager implements PackageManager {
   private readonly importTimeoutMs: number;
   private readonly extractTimeoutMs: number;
   private readonly probeEnv: NodeJS.ProcessEnv | undefined;
+  private readonly extractor = createThreadExtractor();
   private readonly queue = new SerialQueue();
   private readonly installed = new Map<string, InstalledRecord>();
   private readonly failures = new Map<string, LoadFailure>();
@@ -323,7 +324,7 @@ class DefaultPackageManager implements PackageManager {
       await detectArchiveFormat(archive);
       const content = join(staging, 'content');
       await mkdir(content);
-      const extracted = await extractInThread(archive, content, {
+      const extracted = await this.extractor.extract(archive, content, {
         maxEntries: this.maxEntries,
         maxExtractedBytes: this.maxExtractedBytes,
         timeoutMs: this.extractTimeoutMs,
