@@ -2,7 +2,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { extractInThread } from './extract-in-thread.js';
+import { createThreadExtractor, extractInThread } from './extract-in-thread.js';
 import { removeDir, tempDir } from './fixtures.test-util.js';
 import { rawTar } from './raw-tar.test-util.js';
 
@@ -59,5 +59,27 @@ describe('extractInThread', () => {
       code: 'E.PKG.INVALID',
       details: { reason: 'timeout', timeout_ms: 1 },
     });
+  });
+
+  it('serves installs one after another from a kept thread, and recovers after a timeout terminated it', async () => {
+    const extractor = createThreadExtractor();
+    try {
+      const small = await archive(gzipSync(rawTar([{ path: 'package/a.txt', body: 'a' }])));
+      const limits = { maxEntries: 10, maxExtractedBytes: MiB, timeoutMs: 30_000 };
+      for (const name of ['one', 'two']) {
+        await mkdir(join(base, name));
+        await expect(extractor.extract(small, join(base, name), limits)).resolves.toEqual({ entries: 1, bytes: 1 });
+      }
+      const big = join(base, 'big.tgz');
+      await writeFile(big, gzipSync(rawTar([{ path: 'package/zeros.bin', body: Buffer.alloc(64 * MiB) }])));
+      await mkdir(join(base, 'three'));
+      await expect(extractor.extract(big, join(base, 'three'), { ...limits, maxExtractedBytes: 128 * MiB, timeoutMs: 1 })).rejects.toMatchObject({
+        details: { reason: 'timeout' },
+      });
+      await mkdir(join(base, 'four'));
+      await expect(extractor.extract(small, join(base, 'four'), limits)).resolves.toEqual({ entries: 1, bytes: 1 });
+    } finally {
+      await extractor.close();
+    }
   });
 });
