@@ -81,7 +81,10 @@ export function createThreadExtractor(): ThreadExtractor {
         }, limits.timeoutMs);
         const onMessage = (reply: ExtractThreadReply): void => {
           if (reply.id !== request.id) return;
-          if (reply.ok) return finish({ result: reply.result }, true);
+          if (reply.ok) {
+            finish({ result: reply.result }, true);
+            return;
+          }
           // The thread runs our code only (no package code), so its codes are ours.
           const error = new AstraError(reply.code, reply.message, reply.details === undefined ? {} : { details: reply.details });
           finish({ error }, true);

@@ -8,8 +8,9 @@ const send = process.send?.bind(process);
 const exit = process.exit.bind(process);
 
 function reply(answer: ProbeAnswer): void {
-  if (send === undefined) return exit(70);
-  send(answer, undefined, undefined, () => exit(0));
+  // Without an IPC channel there is no one to tell; the parent reads the exit code instead.
+  if (send === undefined) exit(70);
+  else send(answer, undefined, undefined, () => exit(0));
 }
 
 process.once('message', (request: ProbeRequest) => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -87,7 +88,7 @@ async function listFiles(root: string, rel = ''): Promise<string[]> {
 /** Every path under `dir` (folders end in `/`), sorted: equal lists mean nothing was added or removed. */
 export async function treeOf(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(join(dir, rel), { withFileTypes: true });
   } catch {
