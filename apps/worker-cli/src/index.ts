@@ -18,5 +18,5 @@
  *
  * @packageDocumentation
  */
-export { ExitCode, main, type MainIo } from './main.js';
+export { ExitCode, main, watchdogTimeoutMs, type MainIo } from './main.js';
 export { SETTING_FLAGS, USAGE, parseCliArgs, type CliArgs } from './cli-args.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExitCode, main } from './main.js';
+import { loadSettings } from '@astraflow/config';
+import { ExitCode, main, watchdogTimeoutMs } from './main.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -73,5 +74,20 @@ describe('main', () => {
     const { codes, err } = await run([], { ASTRA_WORKER_AUTH_TOKEN: 'sup3r-s3cret', ASTRA_WORKER_SCHEDULER_WS_URL: 'http://sup3r-s3cret@x' });
     expect(codes).toEqual([ExitCode.CONFIG]);
     expect(err).not.toContain('sup3r-s3cret');
+  });
+
+  it('has one distinct exit code per cause', () => {
+    const codes = Object.values(ExitCode);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect(ExitCode).toMatchObject({ OK: 0, FAILURE: 1, CONFIG: 2, AUTH: 3, PROTOCOL: 4, WATCHDOG: 70, INTERRUPTED: 130 });
+  });
+});
+
+describe('watchdogTimeoutMs', () => {
+  const settings = (overrides: Record<string, unknown>) => loadSettings(overrides, { env: {}, defaultPaths: [] });
+  it('is watchdog_timeout_seconds when set, else three heartbeat periods and at least 5 s', () => {
+    expect(watchdogTimeoutMs(settings({ watchdog_timeout_seconds: 2 }))).toBe(2000);
+    expect(watchdogTimeoutMs(settings({ heartbeat_interval_seconds: 30, heartbeat_jitter_seconds: 5 }))).toBe(105_000);
+    expect(watchdogTimeoutMs(settings({ heartbeat_interval_seconds: 0.5, heartbeat_jitter_seconds: 0 }))).toBe(5000);
   });
 });

@@ -10,7 +10,7 @@ import {
   type Transport,
   errorMessage,
 } from '@astraflow/protocol';
-import { createLogger, setup, type Worker } from '@astraflow/worker';
+import { createLogger, scrubSecretEnv, setup, type Watchdog, type WatchdogOptions, type Worker } from '@astraflow/worker';
 import pretty from 'pino-pretty';
 import { USAGE, parseCliArgs } from './cli-args.js';
 import { PACKAGE_COMMANDS, runPackageTool } from './package-tool.js';
@@ -19,12 +19,16 @@ import { PACKAGE_COMMANDS, runPackageTool } from './package-tool.js';
 export const ExitCode = {
   /** Stopped normally (after a signal or a scheduler drain), or `--help` / `--version`. */
   OK: 0,
-  /** Runtime failure: a fatal session error other than auth (e.g. protocol abort), or start-up failed. */
+  /** Unexpected failure: a fatal error not listed here, or start-up failed. */
   FAILURE: 1,
   /** Invalid settings or command line. */
   CONFIG: 2,
   /** The scheduler refused authentication and `reconnect_abort_on_auth_error` is set. */
   AUTH: 3,
+  /** A protocol failure and `reconnect_abort_on_protocol_error` is set. */
+  PROTOCOL: 4,
+  /** The watchdog found the main event loop blocked longer than `watchdog_timeout_seconds`. */
+  WATCHDOG: 70,
   /** A second SIGTERM/SIGINT cut the graceful stop short. */
   INTERRUPTED: 130,
 } as const;
@@ -47,6 +51,17 @@ export interface MainIo {
   stderr: NodeJS.WritableStream;
   /** Ends the process; called exactly once. */
   exit(code: number): void;
+  /** Starts the event-loop watchdog (only the real process does; see `watchdog_enabled`). */
+  startWatchdog?(options: WatchdogOptions): Watchdog;
+}
+
+/** `watchdog_timeout_seconds`, or when 0, three heartbeat periods (interval + jitter), at least 5 s; in ms. */
+export function watchdogTimeoutMs(settings: Settings): number {
+  const seconds =
+    settings.watchdog_timeout_seconds > 0
+      ? settings.watchdog_timeout_seconds
+      : Math.max(5, 3 * (settings.heartbeat_interval_seconds + settings.heartbeat_jitter_seconds));
+  return Math.max(500, Math.round(seconds * 1000));
 }
 
 /** Exit code for an error that ended the worker. */
@@ -54,6 +69,7 @@ function exitCodeFor(err: unknown): number {
   if (!AstraError.isInstance(err)) return ExitCode.FAILURE;
   if (err.code === ErrorCode.CONFIG_INVALID) return ExitCode.CONFIG;
   if (isAuthErrorCode(err.code)) return ExitCode.AUTH;
+  if (err.details?.['failure'] === 'protocol') return ExitCode.PROTOCOL;
   return ExitCode.FAILURE;
 }
 
@@ -124,6 +140,8 @@ export async function main(io: MainIo): Promise<void> {
     return io.exit(ExitCode.CONFIG);
   }
   const secret = settings.auth_token;
+  // Read once; from here on neither package code nor the threads and processes it starts can see them.
+  scrubSecretEnv(io.env);
 
   const logger = createProcessLogger(io, settings);
   for (const warning of warnings) logger.warn(warning);
@@ -135,9 +153,11 @@ export async function main(io: MainIo): Promise<void> {
   let exited = false;
   let interrupted!: () => void;
   const wasInterrupted = new Promise<void>((resolve) => (interrupted = resolve));
+  let watchdog: Watchdog | undefined;
   const exit = (code: number): void => {
     if (exited) return;
     exited = true;
+    void watchdog?.stop();
     io.exit(code);
   };
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -158,9 +178,23 @@ export async function main(io: MainIo): Promise<void> {
   process.on('SIGINT', onSignal);
 
   try {
+    if (settings.watchdog_enabled && io.startWatchdog) {
+      // Before setup: loading installed packages runs package code on this loop too.
+      watchdog = io.startWatchdog({
+        timeoutMs: watchdogTimeoutMs(settings),
+        exitCode: ExitCode.WATCHDOG,
+        onError: (err) => logger.error({ err: err.message }, 'watchdog thread failed; the event loop is no longer watched'),
+      });
+    }
+    const onRunningTasksChange = watchdog ? watchdog.setRunningTasks.bind(watchdog) : undefined;
     try {
       const transport = await dummyTransportFor(settings, logger);
-      worker = await setup({ settings, logger, ...(transport ? { transport } : {}) });
+      worker = await setup({
+        settings,
+        logger,
+        ...(transport ? { transport } : {}),
+        ...(onRunningTasksChange ? { onRunningTasksChange } : {}),
+      });
     } catch (err) {
       fatalLine(io, err, secret);
       return exit(exitCodeFor(err));

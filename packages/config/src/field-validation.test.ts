@@ -51,6 +51,9 @@ const bounds: readonly BoundRow[] = [
   ['package_max_download_bytes', [['1', 1]], ['0', '1.5']],
   ['package_max_extracted_bytes', [['1', 1]], ['0']],
   ['package_max_entries', [['1', 1]], ['0', '-3']],
+  ['package_import_timeout_seconds', [['0.1', 0.1], ['600', 600]], ['0', '601']],
+  ['package_extract_timeout_seconds', [['0.1', 0.1], ['3600', 3600]], ['0.05', '3601']],
+  ['watchdog_timeout_seconds', [['0', 0], ['3600', 3600]], ['-1', '3601']],
   ['shutdown_grace_seconds', [['0', 0], ['90', 90]], ['-1']],
   ['outbox_max_bytes', [['65536', 65_536], ['1e9', 1_000_000_000]], ['65535', '0', '1.5', '1e12']],
   ['http_port', [['0', 0], ['65535', 65535], ['8080', 8080]], ['65536', '-1', '80.5']],
@@ -169,6 +172,7 @@ const BOOLEAN_FIELDS = [
   'tls_reject_unauthorized',
   'package_require_sha256',
   'package_uninstall_event',
+  'watchdog_enabled',
   'http_enabled',
 ] as const;
 

@@ -357,6 +357,27 @@ export const settingDefinitions: Definitions = {
     default: 10_000,
     description: 'Most archive entries in one package.',
   },
+  package_import_timeout_seconds: {
+    rule: number({ min: 0.1, max: 600 }),
+    default: 30,
+    description: 'Time limit of importing a package\'s modules, in the isolated probe process and again when activated (seconds).',
+  },
+  package_extract_timeout_seconds: {
+    rule: number({ min: 0.1, max: 3600 }),
+    default: 120,
+    description: 'Time limit of unpacking one package archive, done in a worker thread (seconds).',
+  },
+  watchdog_enabled: {
+    rule: boolean(),
+    default: true,
+    description: 'End the process (exit code 70) when the main event loop stays blocked longer than watchdog_timeout_seconds.',
+  },
+  watchdog_timeout_seconds: {
+    rule: number({ min: 0, max: 3600 }),
+    default: 0,
+    defaultText: '0 (= 3 × (heartbeat_interval_seconds + heartbeat_jitter_seconds), at least 5)',
+    description: 'Longest the main event loop may stay blocked before the watchdog ends the process; 0 = derived from the heartbeat.',
+  },
   shutdown_grace_seconds: {
     rule: seconds({ min: 0 }),
     default: 30,

@@ -11,7 +11,7 @@ describe('settingFields', () => {
 
   it('documents every setting exactly once, in the order of the loaded object', () => {
     expect(settingFields.map((f) => f.name)).toEqual(Object.keys(settings));
-    expect(settingFields).toHaveLength(74);
+    expect(settingFields).toHaveLength(78);
   });
 
   it('gives each field its env variable, a type, a default and a one-line description', () => {

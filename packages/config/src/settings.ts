@@ -151,6 +151,14 @@ export interface Settings {
   readonly package_max_extracted_bytes: number;
   /** Most archive entries in one package. */
   readonly package_max_entries: number;
+  /** Time limit of importing a package's modules (probe process and activation), in seconds. */
+  readonly package_import_timeout_seconds: number;
+  /** Time limit of unpacking one package archive, in seconds. */
+  readonly package_extract_timeout_seconds: number;
+  /** Run the event-loop watchdog. */
+  readonly watchdog_enabled: boolean;
+  /** Longest the main event loop may stay blocked, in seconds; 0 = 3 × (heartbeat interval + jitter), at least 5. */
+  readonly watchdog_timeout_seconds: number;
   /** Seconds SIGTERM waits for in-flight tasks before exiting. */
   readonly shutdown_grace_seconds: number;
   /** Persist answers until acked and reconcile them on start. */

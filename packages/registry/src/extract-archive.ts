@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
 import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import { Parser, Unpack, type ReadEntry } from 'tar';
 import { isInside } from './entrypoint.js';
+import { MAX_TRAILING_BYTES, maxTarBytes, openTarStream } from './tar-stream.js';
 
 /** Limits that stop archive bombs. */
 export interface ExtractLimits {
@@ -141,6 +142,43 @@ async function verifySymlinks(root: string): Promise<void> {
   await walk(root);
 }
 
+/**
+ * Feeds `source` into `parser` with backpressure until the parser saw the
+ * end-of-archive marker. `afterEnd` says what to do with the rest: `count`
+ * reads it (without parsing) and reports more than {@link MAX_TRAILING_BYTES}
+ * through `onTrailing`; `stop` closes the source. Tar buffers whatever it
+ * is given after the end, re-copying it per chunk, so it never gets it.
+ */
+function feed(source: Readable, parser: Parser, afterEnd: 'count' | 'stop', onTrailing: (err: AstraError) => void): void {
+  let ended = false;
+  let trailing = 0;
+  parser.on('eof', () => {
+    ended = true;
+    if (afterEnd === 'stop') source.destroy();
+    source.resume();
+    parser.end();
+  });
+  parser.on('drain', () => source.resume());
+  source.on('data', (chunk: Buffer) => {
+    if (!ended) {
+      if (!parser.write(chunk)) source.pause();
+      return;
+    }
+    trailing += chunk.length;
+    if (trailing > MAX_TRAILING_BYTES) {
+      source.destroy();
+      onTrailing(
+        new AstraError(ErrorCode.PKG_INVALID, `archive has more than ${MAX_TRAILING_BYTES} bytes after its end-of-archive marker`, {
+          details: { reason: 'trailing_data' },
+        }),
+      );
+    }
+  });
+  source.on('end', () => {
+    if (!ended) parser.end();
+  });
+}
+
 function isUnrecoverable(err: unknown): boolean {
   const e = err as { recoverable?: unknown; tarCode?: unknown } | null;
   return e?.recoverable === false || e?.tarCode === 'TAR_ABORT';
@@ -152,10 +190,12 @@ function isUnrecoverable(err: unknown): boolean {
  */
 async function inspectArchive(archiveFile: string, limits: ExtractLimits): Promise<ExtractResult> {
   const policy = new ArchiveEntryPolicy(limits);
+  const source = await openTarStream(archiveFile, maxTarBytes(limits.maxExtractedBytes, limits.maxEntries));
   await new Promise<void>((resolve, reject) => {
     let settled = false;
+    let parserClosed = false;
+    let sourceDone = false;
     let violation: AstraError | undefined;
-    const source = createReadStream(archiveFile);
     const finish = (err?: unknown): void => {
       if (settled) return;
       settled = true;
@@ -189,9 +229,20 @@ async function inspectArchive(archiveFile: string, limits: ExtractLimits): Promi
       );
     });
     parser.on('error', (err: unknown) => finish(err));
-    parser.on('close', () => finish());
+    // Done when tar is done and the rest of the stream was counted (a bomb may hide after the end marker).
+    parser.on('close', () => {
+      parserClosed = true;
+      if (sourceDone) finish();
+    });
+    source.on('end', () => {
+      sourceDone = true;
+      if (parserClosed) finish();
+    });
     source.on('error', (err) => finish(err));
-    source.pipe(parser);
+    feed(source, parser, 'count', (err) => {
+      violation ??= err;
+      finish();
+    });
   });
   return { entries: policy.entries, bytes: policy.bytes };
 }
@@ -203,11 +254,11 @@ async function inspectArchive(archiveFile: string, limits: ExtractLimits): Promi
  */
 async function unpackArchive(archiveFile: string, destDir: string, limits: ExtractLimits): Promise<void> {
   const policy = new ArchiveEntryPolicy(limits);
+  const source = await openTarStream(archiveFile, maxTarBytes(limits.maxExtractedBytes, limits.maxEntries));
   await new Promise<void>((resolve, reject) => {
     let settled = false;
     let violation: AstraError | undefined;
     let firstError: unknown;
-    const source = createReadStream(archiveFile);
     const finish = (): void => {
       if (settled) return;
       settled = true;
@@ -246,7 +297,10 @@ async function unpackArchive(archiveFile: string, destDir: string, limits: Extra
       firstError ??= err;
       finish();
     });
-    source.pipe(unpack);
+    feed(source, unpack, 'stop', (err) => {
+      firstError ??= err;
+      finish();
+    });
   });
 }
 

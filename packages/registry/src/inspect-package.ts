@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
 import { checkNodeRequirement } from './node-requirement.js';
-import { buildHandlers, manifestRuntime, nodeRequirementOf } from './package-handlers.js';
+import { probeImports } from './import-probe.js';
+import { buildHandlers, locateAdapters, manifestRuntime, nodeRequirementOf } from './package-handlers.js';
 import { readManifest } from './read-manifest.js';
 
 /** What {@link inspectPackageFolder} found in a package folder that passed every install check. */
@@ -24,7 +25,8 @@ export interface PackageInspection {
  * (README, "Writing node packages"): `manifest.json` against the manifest schema and
  * its cross-field rules, the Node.js range, every adapter entrypoint inside
  * the folder and importable, every node's handler exported. It runs the
- * package's module code (imports), as the install does. Throws the install's
+ * package's module code (imports) first in an isolated import probe process
+ * (time limit `importTimeoutMs`, default 30 s), then here, as the install does. Throws the install's
  * `AstraError` (`E.PKG.INVALID`, `E.PKG.PERMISSION`, `E.PKG.RUNTIME_UNSUPPORTED`).
  *
  * @example
@@ -33,7 +35,7 @@ export interface PackageInspection {
  * found.nodeTypes; // ['echo.echo', 'echo.fail']
  * ```
  */
-export async function inspectPackageFolder(dir: string): Promise<PackageInspection> {
+export async function inspectPackageFolder(dir: string, options: { importTimeoutMs?: number } = {}): Promise<PackageInspection> {
   const root = resolve(dir);
   const loaded = await readManifest(root);
   const { manifest } = loaded;
@@ -45,6 +47,9 @@ export async function inspectPackageFolder(dir: string): Promise<PackageInspecti
       ErrorCode.PKG_RUNTIME_UNSUPPORTED,
       `${manifest.name}@${manifest.version} requires node ${range}; this Node.js is ${process.version}`,
     );
+  }
+  if (runnable) {
+    await probeImports({ root, manifest, locations: locateAdapters(root, manifest, runnable), timeoutMs: options.importTimeoutMs ?? 30_000 });
   }
   const handlers = await buildHandlers({ root, manifest, runtime, runnable, cacheKey: randomUUID() });
   return {

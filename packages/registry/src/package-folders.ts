@@ -1,6 +1,6 @@
-import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AstraError, ErrorCode } from '@astraflow/protocol';
+import { AstraError, ErrorCode, type Logger } from '@astraflow/protocol';
 
 /** Prefix of staging and trash folders in `packagesDir`; start-up removes the ones no install is using. */
 export const STAGING_PREFIX = '.tmp-';
@@ -90,4 +90,37 @@ export async function preparePackagesDir(packagesDir: string): Promise<void> {
   } catch (err) {
     if (errnoCode(err) !== 'EEXIST') throw err;
   }
+}
+
+/** Folder (under packagesDir) of packages moved aside because their code failed to load at start-up. */
+const QUARANTINE_DIR = '.quarantine';
+
+/**
+ * Moves a package whose code failed to load out of `packagesDir` (into
+ * `.quarantine/`, which is never loaded), so the next start does not run it
+ * again: a package can fail a start, never every start. Returns the error to
+ * report, naming where the package went (or `error` itself when it could not
+ * be moved).
+ */
+export async function quarantinePackage(
+  packagesDir: string,
+  ref: { name: string; version: string; path: string },
+  error: AstraError,
+  logger: Logger,
+): Promise<AstraError> {
+  const { name, version, path } = ref;
+  const dest = join(packagesDir, QUARANTINE_DIR, `${name}@${version}-${Date.now()}`);
+  try {
+    await mkdir(join(packagesDir, QUARANTINE_DIR), { recursive: true });
+    await rename(path, dest);
+    await rmdir(join(packagesDir, name)).catch(() => undefined);
+  } catch (err) {
+    logger.error({ package: name, version, path, err: String(err) }, 'could not quarantine a package that fails to load');
+    return error;
+  }
+  logger.warn({ package: name, version, path, quarantined_to: dest }, 'package quarantined: its code fails to load');
+  return new AstraError(error.code, `${error.message} (quarantined to ${dest})`, {
+    cause: error,
+    details: { ...error.details, quarantined_to: dest },
+  });
 }

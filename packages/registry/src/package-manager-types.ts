@@ -1,4 +1,4 @@
-import type { Manifest, ManifestEntry, PackageStatus, AstraError, Logger } from '@astraflow/protocol';
+import type { AstraError, Logger, Manifest, ManifestEntry, PackageStatus } from '@astraflow/protocol';
 import type { AdapterRegistry } from './adapter-registry.js';
 import type { HandlerLease } from './types.js';
 
@@ -23,6 +23,15 @@ export interface PackageManagerOptions {
   maxEntries?: number;
   /** Most HTTP redirects followed. Default 5. */
   maxRedirects?: number;
+  /**
+   * Time limit of importing a package's modules, both in the isolated probe
+   * process and in this one. Default 30 000 ms.
+   */
+  importTimeoutMs?: number;
+  /** Wall-time limit of unpacking one archive (done in a worker thread). Default 120 000 ms. */
+  extractTimeoutMs?: number;
+  /** Environment of the import probe process; default `process.env` without `ASTRA_WORKER_*` and `NODE_OPTIONS`. */
+  probeEnv?: NodeJS.ProcessEnv;
 }
 
 /** A `biz.pkg.install` command. */

@@ -7,14 +7,14 @@ import {
   createNoopLogger,
   type Logger,
   type Manifest,
-  type ManifestEntry,
-  type PackageStatus,
   redactUrl,
 } from '@astraflow/protocol';
 import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
 import { downloadArchive } from './download.js';
-import { extractArchive } from './extract-archive.js';
+import type { EntrypointLocation } from './entrypoint.js';
+import { createThreadExtractor } from './extract-in-thread.js';
+import { probeImports } from './import-probe.js';
 import { purgeRequireCache } from './load-handler.js';
 import { buildHandlers, locateAdapters, manifestRuntime } from './package-handlers.js';
 import { readManifest, type LoadedManifest } from './read-manifest.js';
@@ -36,23 +36,14 @@ import {
   isDirectory,
   moveIfExists,
   preparePackagesDir,
+  quarantinePackage,
   subdirectories,
 } from './package-folders.js';
+import { buildInventory } from './inventory.js';
 import { SerialQueue } from './serial-queue.js';
 import type { HandlerLease } from './types.js';
 import { comparePackageRefs, isValidPackageName, isValidPackageVersion } from './versions.js';
-
-const MiB = 1024 * 1024;
-
-const refKey = (name: string, version: string): string => `${name}@${version}`;
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) {
-    throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
-  }
-  return v;
-}
+import { withTimeout } from './with-timeout.js';
 
 interface InstalledRecord {
   name: string;
@@ -66,6 +57,20 @@ interface InstalledRecord {
   drainWaiters: Array<() => void>;
 }
 
+const MiB = 1024 * 1024;
+/** Installed versions loaded (each through its own import probe process) at once at start-up. */
+const STARTUP_LOAD_CONCURRENCY = 4;
+
+const refKey = (name: string, version: string): string => `${name}@${version}`;
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) {
+    throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
+  }
+  return v;
+}
+
 class DefaultPackageManager implements PackageManager {
   readonly registry: AdapterRegistry;
   readonly packagesDir: string;
@@ -77,6 +82,10 @@ class DefaultPackageManager implements PackageManager {
   private readonly maxExtractedBytes: number;
   private readonly maxEntries: number;
   private readonly maxRedirects: number;
+  private readonly importTimeoutMs: number;
+  private readonly extractTimeoutMs: number;
+  private readonly probeEnv: NodeJS.ProcessEnv | undefined;
+  private readonly extractor = createThreadExtractor();
   private readonly queue = new SerialQueue();
   private readonly installed = new Map<string, InstalledRecord>();
   private readonly failures = new Map<string, LoadFailure>();
@@ -98,6 +107,9 @@ class DefaultPackageManager implements PackageManager {
     this.maxExtractedBytes = positive('maxExtractedBytes', options.maxExtractedBytes, 1024 * MiB);
     this.maxEntries = positive('maxEntries', options.maxEntries, 10_000);
     this.maxRedirects = Math.floor(positive('maxRedirects', options.maxRedirects, 5));
+    this.importTimeoutMs = positive('importTimeoutMs', options.importTimeoutMs, 30_000);
+    this.extractTimeoutMs = positive('extractTimeoutMs', options.extractTimeoutMs, 120_000);
+    this.probeEnv = options.probeEnv;
   }
 
   // ---------------------------------------------------------------- install
@@ -153,17 +165,19 @@ class DefaultPackageManager implements PackageManager {
       await detectArchiveFormat(archive);
       const content = join(staging, 'content');
       await mkdir(content);
-      const extracted = await extractArchive(archive, content, {
+      const extracted = await this.extractor.extract(archive, content, {
         maxEntries: this.maxEntries,
         maxExtractedBytes: this.maxExtractedBytes,
+        timeoutMs: this.extractTimeoutMs,
       });
       await rm(archive, { force: true });
       const stagedRoot = await findPackageRoot(content);
       const loaded = await readManifest(stagedRoot);
       checkIdentity(loaded.manifest, name, version, 'the install command');
       const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
-      // Cheap checks first: no package code runs before the files sit in their final place.
-      locateAdapters(stagedRoot, loaded.manifest, runnable);
+      // Cheap checks first; then the package code runs, but only in a child process that it cannot take down with it.
+      const locations = locateAdapters(stagedRoot, loaded.manifest, runnable);
+      if (runnable) await this.probe(stagedRoot, loaded.manifest, locations);
 
       const finalDir = join(nameDir, version);
       await mkdir(nameDir, { recursive: true });
@@ -193,6 +207,10 @@ class DefaultPackageManager implements PackageManager {
     }
   }
 
+  private probe(root: string, manifest: Manifest, locations: Map<string, EntrypointLocation>): Promise<void> {
+    return probeImports({ root, manifest, locations, timeoutMs: this.importTimeoutMs, env: this.probeEnv });
+  }
+
   /** Imports the package in its final folder and makes it visible in the registry. */
   private async activate(
     name: string,
@@ -202,13 +220,15 @@ class DefaultPackageManager implements PackageManager {
     sha256: string | undefined,
   ): Promise<void> {
     const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
-    const handlers = await buildHandlers({
-      root,
-      manifest: loaded.manifest,
-      runtime: manifestRuntime(loaded.manifest),
-      runnable,
-      cacheKey: randomUUID(),
-    });
+    // The probe passed, but code can behave differently on a second import: an unanswered install would block the name.
+    const handlers = await withTimeout(
+      buildHandlers({ root, manifest: loaded.manifest, runtime: manifestRuntime(loaded.manifest), runnable, cacheKey: randomUUID() }),
+      this.importTimeoutMs,
+      () =>
+        new AstraError(ErrorCode.PKG_INVALID, `importing ${name}@${version} did not finish within ${this.importTimeoutMs} ms`, {
+          details: { reason: 'timeout', timeout_ms: this.importTimeoutMs },
+        }),
+    );
     this.registry.unregisterVersion(name, version);
     for (const handler of handlers) this.registry.register(handler);
     const key = refKey(name, version);
@@ -363,17 +383,23 @@ class DefaultPackageManager implements PackageManager {
         );
       }
     }
-    const jobs: Array<Promise<LoadFailure | PackageRef>> = [];
+    const pending: PackageRef[] = [];
     for (const entry of entries) {
       if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-      const name = entry.name;
-      for (const version of await subdirectories(join(this.packagesDir, name))) {
-        jobs.push(this.queue.run(name, () => this.loadOne(name, version)));
-      }
+      for (const version of await subdirectories(join(this.packagesDir, entry.name))) pending.push({ name: entry.name, version });
     }
+    // Each load starts an import probe process: a few at a time, not one per installed version at once.
+    const outcomes: Array<LoadFailure | PackageRef> = [];
+    const loadNext = async (): Promise<void> => {
+      for (let ref = pending.shift(); ref !== undefined; ref = pending.shift()) {
+        const { name, version } = ref;
+        outcomes.push(await this.queue.run(name, () => this.loadOne(name, version)));
+      }
+    };
+    await Promise.all(Array.from({ length: STARTUP_LOAD_CONCURRENCY }, loadNext));
     const loaded: PackageRef[] = [];
     const failed: LoadFailure[] = [];
-    for (const outcome of await Promise.all(jobs)) {
+    for (const outcome of outcomes) {
       if ('error' in outcome) failed.push(outcome);
       else loaded.push(outcome);
     }
@@ -393,13 +419,19 @@ class DefaultPackageManager implements PackageManager {
       }
       const loaded = await readManifest(path);
       checkIdentity(loaded.manifest, name, version, 'its folder');
-      await this.activate(name, version, path, loaded, undefined);
+      const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
+      try {
+        if (runnable) await this.probe(path, loaded.manifest, locateAdapters(path, loaded.manifest, runnable));
+        await this.activate(name, version, path, loaded, undefined);
+      } catch (err) {
+        throw await quarantinePackage(this.packagesDir, { name, version, path }, AstraError.wrap(err, ErrorCode.INTERNAL), this.logger);
+      }
       return { name, version };
     } catch (err) {
       const error = AstraError.wrap(err, ErrorCode.INTERNAL);
-      const failure: LoadFailure = { name, version, path, error };
+      const failure: LoadFailure = { name, version, path: (error.details?.['quarantined_to'] as string | undefined) ?? path, error };
       this.failures.set(key, failure);
-      this.logger.warn({ package: name, version, path, code: error.code, err: error.message }, 'skipping broken package');
+      this.logger.warn({ package: name, version, path: failure.path, code: error.code, err: error.message }, 'skipping broken package');
       return failure;
     }
   }
@@ -407,20 +439,7 @@ class DefaultPackageManager implements PackageManager {
   // -------------------------------------------------------------- inventory
 
   inventory(): PackageInventory {
-    const packages: PackageStatus[] = [];
-    const manifests: ManifestEntry[] = [];
-    for (const record of [...this.installed.values()].sort(comparePackageRefs)) {
-      packages.push({ name: record.name, version: record.version, status: 'installed' });
-      manifests.push({ name: record.name, version: record.version, manifest: record.raw });
-    }
-    for (const failure of this.failures.values()) {
-      // Only folders that name a real package version are worth telling the scheduler about.
-      if (isValidPackageName(failure.name) && isValidPackageVersion(failure.version)) {
-        packages.push({ name: failure.name, version: failure.version, status: 'failed' });
-      }
-    }
-    packages.sort(comparePackageRefs);
-    return { packages, manifests };
+    return buildInventory(this.installed.values(), this.failures.values());
   }
 }
 

@@ -36,6 +36,10 @@ export interface WorkerOptions {
     maxDownloadBytes: number;
     maxExtractedBytes: number;
     maxEntries: number;
+    /** How long the isolated import probe of a package may take. */
+    importTimeoutMs: number;
+    /** How long unpacking an archive (in its own thread) may take. */
+    extractTimeoutMs: number;
     /** Answer an uninstall with its own `uninstalled` event. */
     uninstallEvent: boolean;
   };
@@ -122,6 +126,8 @@ export function compileWorkerOptions(settings: Settings): WorkerOptions {
       maxDownloadBytes: settings.package_max_download_bytes,
       maxExtractedBytes: settings.package_max_extracted_bytes,
       maxEntries: settings.package_max_entries,
+      importTimeoutMs: clampTimerMs(settings.package_import_timeout_seconds * 1000),
+      extractTimeoutMs: clampTimerMs(settings.package_extract_timeout_seconds * 1000),
       uninstallEvent: settings.package_uninstall_event,
     },
     runner: {

@@ -14,7 +14,7 @@ import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner } from '@astraflow/runner';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { compileWorkerOptions, type WorkerOptions } from './compile-options.js';
-import { ExecDispatchHandler, type Answer } from './dispatch/exec-dispatch-handler.js';
+import { ExecDispatchHandler, type Answer, type RunningTask } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
 import { RouteTable } from './dispatch/route-table.js';
@@ -55,6 +55,8 @@ export interface SetupOptions {
    * (`createFaultInjectingStore` from `@astraflow/outbox`). The worker closes it.
    */
   outboxStore?: OutboxStore;
+  /** Called with every running task whenever a handler starts or ends (e.g. for a watchdog). */
+  onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
 }
 
 /**
@@ -126,6 +128,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     metrics,
     logger,
     load,
+    ...(options.onRunningTasksChange ? { onRunningTasksChange: options.onRunningTasksChange } : {}),
   });
   const pkg = createPackageCommandHandlers({
     packages,

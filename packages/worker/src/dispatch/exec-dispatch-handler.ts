@@ -15,10 +15,17 @@ import { noopTaskMetrics, type TaskMetrics } from '../metrics.js';
 import { ConcurrencyGuard } from './concurrency-guard.js';
 import { FailureCooldown } from './failure-cooldown.js';
 import { dropRefusalReason, refusalDetails, type Refusal } from './refusal.js';
-import type { Answer, DispatchStats, ExecDispatchHandlerOptions } from './exec-dispatch-types.js';
+import type { Answer, DispatchStats, ExecDispatchHandlerOptions, RunningTask } from './exec-dispatch-types.js';
 import type { DropReason, RouteContext, RouteHandler } from './route-handler.js';
 
-export type { Answer, DispatchStats, ExecDispatchConfig, ExecDispatchHandlerOptions, LoadState } from './exec-dispatch-types.js';
+export type {
+  Answer,
+  DispatchStats,
+  ExecDispatchConfig,
+  ExecDispatchHandlerOptions,
+  LoadState,
+  RunningTask,
+} from './exec-dispatch-types.js';
 
 /** What a task refused for waiting too long tells the scheduler to wait before trying this worker again. */
 const QUEUE_RETRY_AFTER_MS = 1000;
@@ -57,6 +64,7 @@ export class ExecDispatchHandler implements RouteHandler {
   readonly stats: DispatchStats = { refusedOverloaded: 0, overruns: 0, overrunning: 0 };
   /** Feedback frames dropped for exceeding `max_outbound_frame_bytes`. */
   #feedbackDropped = 0;
+  readonly #runningTasks = new Set<RunningTask>();
 
   constructor(options: ExecDispatchHandlerOptions) {
     this.#o = options;
@@ -227,6 +235,9 @@ export class ExecDispatchHandler implements RouteHandler {
     }
     const taskEnded = new AbortController();
     this.#running++;
+    const runningTask: RunningTask = { task_id: dispatch.task_id, run_id: dispatch.run_id, node_type: dispatch.node_type };
+    this.#runningTasks.add(runningTask);
+    this.#o.onRunningTasksChange?.([...this.#runningTasks]);
     this.#metrics.taskStarted(dispatch.node_type);
     const started = performance.now();
     let settled: Promise<void> | undefined;
@@ -293,6 +304,8 @@ export class ExecDispatchHandler implements RouteHandler {
     } finally {
       taskEnded.abort();
       this.#running--;
+      this.#runningTasks.delete(runningTask);
+      this.#o.onRunningTasksChange?.([...this.#runningTasks]);
     }
   }
 

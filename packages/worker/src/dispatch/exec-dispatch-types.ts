@@ -54,6 +54,15 @@ export interface ExecDispatchHandlerOptions {
    * `overloaded`, so the scheduler runs it elsewhere or later.
    */
   refuses?(frame: Frame): boolean | Promise<boolean>;
+  /** Called with every running task whenever a handler starts or ends (the watchdog names them). */
+  onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
+}
+
+/** A task whose handler is running. */
+export interface RunningTask {
+  task_id: string;
+  run_id: string;
+  node_type: string;
 }
 
 /** An answer to a dispatch. */
