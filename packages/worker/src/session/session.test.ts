@@ -266,22 +266,13 @@ describe('Session durability hooks', () => {
       release = resolve;
     });
     const persisted: string[] = [];
-    const session = new Session({
-      config: compileSessionConfig(config()),
-      transport,
-      register: () => ({
-        capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-        payload_types: ['biz.exec.dispatch'],
-        packages: [],
-        manifests: [],
-      }),
+    const session = startTestSession(transport, config(), {
       persistInbound: (frame) => {
         persisted.push(frame.id);
         return durable;
       },
     });
     sessions.push(session);
-    await session.start();
     await session.whenReady(5000);
     const frame = await transport.send(FrameType.EXEC_DISPATCH, dispatch('t1'));
     await session.receive();
