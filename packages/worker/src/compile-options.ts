@@ -56,6 +56,16 @@ export interface WorkerOptions {
   outbox: { dir: string; fsync: FsyncPolicy; maxBytes: number } | undefined;
   /** Undefined when `http_enabled` is off. */
   health: { host: string; port: number } | undefined;
+  /** The WebSocket transport (unless one is passed to `setup()`). */
+  transport: {
+    url: string;
+    token: string | undefined;
+    maxFrameBytes: number;
+    pingIntervalMs: number;
+    /** Only the files that are configured. */
+    tlsFiles: { caFile?: string; certFile?: string; keyFile?: string };
+    rejectUnauthorized: boolean;
+  };
   /** How long in-flight tasks may run on after a stop before they are cancelled. */
   shutdownGraceMs: number;
 }
@@ -155,6 +165,18 @@ export function compileWorkerOptions(settings: Settings): WorkerOptions {
         }
       : undefined,
     health: settings.http_enabled ? { host: settings.http_host, port: settings.http_port } : undefined,
+    transport: {
+      url: settings.scheduler_ws_url,
+      token: settings.auth_token,
+      maxFrameBytes: settings.max_frame_bytes,
+      pingIntervalMs: clampTimerMs(settings.ws_ping_interval_seconds * 1000),
+      tlsFiles: {
+        ...(settings.tls_ca_file ? { caFile: settings.tls_ca_file } : {}),
+        ...(settings.tls_cert_file ? { certFile: settings.tls_cert_file } : {}),
+        ...(settings.tls_key_file ? { keyFile: settings.tls_key_file } : {}),
+      },
+      rejectUnauthorized: settings.tls_reject_unauthorized,
+    },
     shutdownGraceMs: clampTimerMs(settings.shutdown_grace_seconds * 1000),
   };
 }

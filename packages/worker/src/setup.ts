@@ -3,7 +3,6 @@ import {
   AstraError,
   ErrorCode,
   FrameType,
-  clampTimerMs,
   type Frame,
   type Logger,
   type RegisterPayload,
@@ -105,7 +104,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   const draining = new DrainSwitch();
   const table = new RouteTable();
 
-  const transport = options.transport ?? (await createTransport(settings, logger));
+  const transport = options.transport ?? (await createTransport(compiled.transport, logger));
   const outboxStore = compiled.outbox ? (options.outboxStore ?? (await createJournalStore({ ...compiled.outbox, logger }))) : undefined;
   const session = new Session({
     config: compiled.session,
@@ -210,27 +209,19 @@ function registerPayload(registration: WorkerOptions['registration'], packages: 
   };
 }
 
-/** The WebSocket transport `settings` describe; `transport: dummy` is handled by {@link setup}'s caller. */
-async function createTransport(settings: Settings, logger: Logger): Promise<Transport> {
-  const tlsFiles = settings.tls_ca_file || settings.tls_cert_file || settings.tls_key_file;
-  const tls = tlsFiles
-    ? {
-        ...(await readTlsFiles({
-          ...(settings.tls_ca_file ? { caFile: settings.tls_ca_file } : {}),
-          ...(settings.tls_cert_file ? { certFile: settings.tls_cert_file } : {}),
-          ...(settings.tls_key_file ? { keyFile: settings.tls_key_file } : {}),
-        })),
-        rejectUnauthorized: settings.tls_reject_unauthorized,
-      }
-    : { rejectUnauthorized: settings.tls_reject_unauthorized };
+/** The WebSocket transport the compiled options describe; `transport: dummy` is handled by {@link setup}'s caller. */
+async function createTransport(options: WorkerOptions['transport'], logger: Logger): Promise<Transport> {
+  const { tlsFiles, rejectUnauthorized } = options;
+  const hasFiles = Object.keys(tlsFiles).length > 0;
+  const tls = hasFiles ? { ...(await readTlsFiles(tlsFiles)), rejectUnauthorized } : { rejectUnauthorized };
   // For ws:// the transport warns about any tls options; only configured TLS files deserve that warning.
-  const useTls = settings.scheduler_ws_url.startsWith('wss:') || Boolean(tlsFiles);
+  const useTls = options.url.startsWith('wss:') || hasFiles;
   return createWsTransport({
-    url: settings.scheduler_ws_url,
-    ...(settings.auth_token ? { token: settings.auth_token } : {}),
+    url: options.url,
+    ...(options.token ? { token: options.token } : {}),
     ...(useTls ? { tls } : {}),
-    maxFrameBytes: settings.max_frame_bytes,
-    pingIntervalMs: clampTimerMs(settings.ws_ping_interval_seconds * 1000),
+    maxFrameBytes: options.maxFrameBytes,
+    pingIntervalMs: options.pingIntervalMs,
     logger,
   });
 }
