@@ -296,14 +296,16 @@ describe('createWsTransport: keep-alive', () => {
   it('keeps a responsive connection open and pings it', async () => {
     const peer = await startWsPeer();
     const rec = recorder();
-    const conn = await createWsTransport({ url: peer.url, pingIntervalMs: 100 }).connect(rec);
+    // The pong must come back within one interval; 300 ms leaves room for a loaded machine (CI runs
+    // several suites at once) while still seeing several pings within the wait.
+    const conn = await createWsTransport({ url: peer.url, pingIntervalMs: 300 }).connect(rec);
     open.push(conn);
     const { socket } = await peer.nextConnection();
     let pings = 0;
     socket.on('ping', () => {
       pings += 1;
     });
-    await sleep(550);
+    await sleep(1_000);
     expect(pings).toBeGreaterThanOrEqual(2);
     expect(conn.isOpen).toBe(true);
     expect(rec.closes).toHaveLength(0);
