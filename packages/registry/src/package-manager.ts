@@ -412,7 +412,7 @@ class DefaultPackageManager implements PackageManager {
     }
   }
 
-  /** Refuses `node` packages whose simple `requires` range excludes this Node.js; returns whether the package is runnable here. */
+  /** Refuses `node` packages whose `requires` range excludes this Node.js or does not parse; returns whether the package is runnable here. */
   private assertRuntime(manifest: Manifest): boolean {
     const runtime = manifestRuntime(manifest);
     if (runtime !== 'node') return false;
@@ -425,8 +425,11 @@ class DefaultPackageManager implements PackageManager {
           `${manifest.name}@${manifest.version} requires node ${range}; this worker runs ${process.version}`,
         );
       }
-      if (check === 'unknown') {
-        this.logger.debug({ package: manifest.name, range }, 'node.requires range not checked (only simple comparators are)');
+      if (check === 'invalid') {
+        throw new AstraError(
+          ErrorCode.PKG_INVALID,
+          `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`,
+        );
       }
     }
     return this.runtimes.includes('node');
