@@ -360,7 +360,7 @@ class DefaultPackageManager implements PackageManager {
       throw error;
     } finally {
       await rm(staging, { recursive: true, force: true }).catch((err: unknown) =>
-        log.warn({ err: String(err), path: staging }, 'could not remove staging folder'),
+        log.warn({ err, path: staging }, 'could not remove staging folder'),
       );
       this.staging.delete(staging);
     }
@@ -578,7 +578,7 @@ class DefaultPackageManager implements PackageManager {
       this.failures.delete(key);
       purgeRequireCache(dir);
       await rm(trash, { recursive: true, force: true }).catch((err: unknown) =>
-        this.logger.warn({ err: String(err), path: trash }, 'could not delete uninstalled files; start-up will retry'),
+        this.logger.warn({ err, path: trash }, 'could not delete uninstalled files; start-up will retry'),
       );
     } finally {
       this.staging.delete(trash);
@@ -624,7 +624,7 @@ class DefaultPackageManager implements PackageManager {
       if (entry.name.startsWith(STAGING_PREFIX) && !this.staging.has(path)) {
         this.logger.info({ path }, 'removing leftover of an interrupted install');
         await rm(path, { recursive: true, force: true }).catch((err: unknown) =>
-          this.logger.warn({ err: String(err), path }, 'could not remove leftover staging folder'),
+          this.logger.warn({ err, path }, 'could not remove leftover staging folder'),
         );
       }
     }

@@ -297,8 +297,20 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
       { details: { setting: 'transport' } },
     );
   }
-  const logger = options.logger ?? createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
-  const prometheus = settings.http_enabled ? createPrometheusMetrics() : undefined;
+  // The instance id is often adopted from the scheduler after start-up; log lines read it from the session.
+  let identified: Session | undefined;
+  const logger =
+    options.logger ??
+    createLogger({
+      level: settings.log_level,
+      secrets: [settings.auth_token],
+      identity: {
+        worker_name: settings.worker_name,
+        tenant: settings.tenant,
+        worker_instance_id: () => identified?.workerInstanceId ?? settings.worker_instance_id,
+      },
+    });
+  const prometheus = settings.http_enabled ? createPrometheusMetrics({ knowsNodeType: (type) => hasNodeType(packages, type) }) : undefined;
   const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
 
   const packages = createPackageManager({
@@ -399,6 +411,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   });
   durable = outboxStore ? new DurableOutbox({ session, store: outboxStore, logger }) : undefined;
   const outbox = durable ?? session;
+  identified = session;
   const next = new NextBroker(session, logger);
   router = new Router({ config: settings, logger, outbox });
   let worker!: Worker;
@@ -455,6 +468,11 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   }
   await worker.startParts();
   return worker;
+}
+
+/** Whether an installed package provides `nodeType` (node types from frames are otherwise unbounded). */
+function hasNodeType(packages: PackageManager, nodeType: string): boolean {
+  return packages.registry.list().some((handler) => handler.nodeType === nodeType);
 }
 
 /** The WebSocket transport `settings` describe; `transport: dummy` is handled by {@link setup}'s caller. */

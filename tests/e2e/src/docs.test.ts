@@ -84,11 +84,16 @@ describe('README', () => {
   });
 
   it('lists exactly the Prometheus metrics the worker exports', async () => {
-    const exported = (await createPrometheusMetrics().render())
+    const families = (await createPrometheusMetrics().render())
       .split('\n')
       .filter((l) => l.startsWith('# TYPE '))
-      .map((l) => l.split(' ').slice(2, 4).join(' '))
-      .sort();
+      .map((l) => l.split(' ').slice(2, 4).join(' '));
+    // prom-client's process_*/nodejs_* defaults are named in one row, not listed one by one.
+    const exported = families.filter((f) => f.startsWith('astraflow_worker_')).sort();
+    expect(families.some((f) => f.startsWith('process_'))).toBe(true);
+    expect(families.some((f) => f.startsWith('nodejs_'))).toBe(true);
+    expect(families.every((f) => /^(astraflow_worker_|process_|nodejs_)/.test(f))).toBe(true);
+    expect(README).toContain('`process_*`, `nodejs_*`');
     const documented = tableAfter('Metrics (prefix')
       .map((row) => `${row[0]!.replaceAll('`', '')} ${row[1]}`)
       .sort();

@@ -27,7 +27,6 @@ import {
   type Transport,
   type TransportCloseInfo,
   type TransportConnection,
-  errorMessage,
 } from '@astraflow/protocol';
 import { BoundedQueue } from '../queue/bounded-queue.js';
 import { isImpossibleAck } from './ack-check.js';
@@ -597,7 +596,7 @@ export class Session extends EventEmitter<SessionEvents> {
     } catch (err) {
       this.#expectAccept = false;
       if (conn.closing || !conn.transport.isOpen) return;
-      this.#log.warn({ err: errorMessage(err) }, 'session establishment failed');
+      this.#log.warn({ err }, 'session establishment failed');
       if (AstraError.isInstance(err) && err.details?.failure) {
         // Surface the classified failure to the reconnect loop.
         this.#pendingFailure = err;
@@ -1024,7 +1023,7 @@ export class Session extends EventEmitter<SessionEvents> {
       await conn.transport.send(JSON.stringify(frame));
     } catch (err) {
       // The close handler takes it from here; unacked frames are retransmitted later.
-      this.#log.debug({ err: errorMessage(err), id: frame.id }, 'send failed');
+      this.#log.debug({ err, id: frame.id }, 'send failed');
     }
   }
 
