@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -106,6 +106,17 @@ describe('README', () => {
     const options = block![1]!.split('\n').filter((l) => l.trim().startsWith('-'));
     const usage = USAGE.split('\n').filter((l) => l.trim().startsWith('-'));
     expect(options).toEqual(usage);
+  });
+
+  it('says in every published package README that it is ESM only', () => {
+    for (const group of ['packages', 'apps']) {
+      for (const name of readdirSync(join(ROOT, group))) {
+        const dir = join(ROOT, group, name);
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { private?: boolean };
+        if (pkg.private) continue;
+        expect(readFileSync(join(dir, 'README.md'), 'utf8'), `${group}/${name}`).toContain('**ESM only**');
+      }
+    }
   });
 
   it('only runs pnpm scripts that exist', () => {
