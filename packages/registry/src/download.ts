@@ -150,23 +150,21 @@ function streamTo(
       controller = ctl;
       if (pendingAbort !== undefined) ctl.abort(pendingAbort);
     },
-    onResponseStart(ctl, statusCode, headers) {
+    onResponseStart(_ctl, statusCode, headers) {
       const declared = Number(headers['content-length']);
       try {
         onHead({ statusCode, contentLength: Number.isFinite(declared) ? declared : undefined });
       } catch (err) {
         abort(err as Error);
-        if (!ctl.aborted) ctl.abort(err as Error);
       }
     },
-    onResponseData(ctl, chunk) {
+    onResponseData(_ctl, chunk) {
       if (settled) return;
       try {
         meter.add(chunk);
         writeFullySync(fd, chunk);
       } catch (err) {
         abort(err as Error);
-        if (!ctl.aborted) ctl.abort(err as Error);
       }
     },
     onResponseEnd() {
