@@ -4,9 +4,9 @@
 // file the manifest points at exists. Refuses (exit 1) rather than pack a package that
 // would install broken.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 const dir = process.cwd();
 const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
@@ -36,6 +36,14 @@ const collect = (value) => {
 collect(pkg.exports);
 collect(pkg.bin);
 for (const field of ['main', 'types']) collect(pkg[field]);
-const missing = [...new Set(targets)].filter((t) => !existsSync(join(dir, t)));
+// A subpath pattern ("./schemas/*") needs at least one file it maps to.
+const present = (target) => {
+  if (!target.includes('*')) return existsSync(join(dir, target));
+  const [prefix, suffix] = target.split('*');
+  const folder = join(dir, dirname(`${prefix}x`));
+  const start = basename(`${prefix}x`).slice(0, -1);
+  return existsSync(folder) && readdirSync(folder).some((f) => f.startsWith(start) && f.endsWith(suffix));
+};
+const missing = [...new Set(targets)].filter((t) => !present(t));
 if (missing.length > 0) fail(`missing after the build: ${missing.join(', ')}`);
 for (const file of ['README.md', 'LICENSE']) if (!existsSync(join(dir, file))) fail(`no ${file}`);

@@ -24,7 +24,12 @@ try {
   for (const { dir, pkg } of packages) {
     console.log(`\n== ${pkg.name}`);
     const before = new Set(readdirSync(out));
-    execFileSync('pnpm', ['pack', '--pack-destination', out], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      execFileSync('pnpm', ['pack', '--pack-destination', out], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch {
+      problems.push(`${pkg.name}: pnpm pack failed (above)`);
+      continue;
+    }
     const tarball = readdirSync(out).find((f) => !before.has(f));
     if (!tarball) {
       problems.push(`${pkg.name}: pnpm pack wrote no tarball`);
