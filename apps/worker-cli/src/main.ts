@@ -93,13 +93,14 @@ async function dummyTransportFor(settings: Settings, logger: Logger): Promise<Tr
   return createDummyTransport({ tenant: settings.tenant, logger });
 }
 
-function createProcessLogger(io: MainIo, settings: Settings): Logger {
+function createProcessLogger(io: MainIo, settings: Settings, instanceId: () => string | undefined): Logger {
+  const identity = { worker_name: settings.worker_name, tenant: settings.tenant, worker_instance_id: instanceId };
   if (io.stdout.isTTY) {
     // Synchronous so the last lines before exit are not lost.
     const destination = pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: 1, sync: true });
-    return createLogger({ level: settings.log_level, destination, secrets: [settings.auth_token] });
+    return createLogger({ level: settings.log_level, destination, secrets: [settings.auth_token], identity });
   }
-  return createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
+  return createLogger({ level: settings.log_level, secrets: [settings.auth_token], identity });
 }
 
 /**
@@ -143,13 +144,13 @@ export async function main(io: MainIo): Promise<void> {
   // Read once; from here on neither package code nor the threads and processes it starts can see them.
   scrubSecretEnv(io.env);
 
-  const logger = createProcessLogger(io, settings);
-  for (const warning of warnings) logger.warn(warning);
-  logger.info({ settings: redactSettings(settings) }, 'starting astraflow-worker');
-
   // Listen before setup: a signal during start-up stops the worker as soon as it exists.
   let signals = 0;
   let worker: Worker | undefined;
+  const logger = createProcessLogger(io, settings, () => worker?.session.workerInstanceId ?? settings.worker_instance_id);
+  for (const warning of warnings) logger.warn(warning);
+  logger.info({ settings: redactSettings(settings) }, 'starting astraflow-worker');
+
   let exited = false;
   let interrupted!: () => void;
   const wasInterrupted = new Promise<void>((resolve) => (interrupted = resolve));

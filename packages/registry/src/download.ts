@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, writeSync } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { AstraError, ErrorCode, errorMessage, redactUrl } from '@astraflow/protocol';
-import { getGlobalDispatcher, interceptors, request } from 'undici';
+import { Agent, interceptors, type Dispatcher } from 'undici';
 
 /** Limits and target of one download. */
 export interface DownloadOptions {
@@ -41,13 +41,20 @@ class Meter extends Transform {
     super();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  /** Counts and hashes `chunk`; throws once the total passes the limit. */
+  add(chunk: Buffer): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) {
-      callback(tooLarge(this.maxBytes, 'archive'));
+    if (this.bytes > this.maxBytes) throw tooLarge(this.maxBytes, 'archive');
+    this.hash.update(chunk);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.add(chunk);
+    } catch (err) {
+      callback(err as Error);
       return;
     }
-    this.hash.update(chunk);
     callback(null, chunk);
   }
 
@@ -95,9 +102,102 @@ async function downloadFile(options: DownloadOptions, where: string): Promise<Do
   return { bytes: meter.bytes, sha256: meter.digest() };
 }
 
+/** What decides a response before its body: status and declared length. */
+interface ResponseHead {
+  statusCode: number;
+  contentLength: number | undefined;
+}
+
+/**
+ * Streams one GET into `fd` through `dispatcher`. The parser is never paused:
+ * each chunk is metered, hashed and written synchronously before the next one
+ * is parsed. Pausing (backpressure) is what lets undici 7 hit
+ * `assert(!this.paused)` when a server closes the connection right after the
+ * body (nodejs/undici#5360), an uncatchable crash; a synchronous write of one
+ * socket chunk costs far less than the transfer itself and keeps memory flat.
+ */
+function streamTo(
+  dispatcher: Dispatcher,
+  url: URL,
+  fd: number,
+  meter: Meter,
+  options: DownloadOptions,
+  onHead: (head: ResponseHead) => void,
+): { done: Promise<void>; abort: (reason: Error) => void } {
+  let controller: Dispatcher.DispatchController | undefined;
+  let settled = false;
+  let pendingAbort: Error | undefined;
+  let resolveDone!: () => void;
+  let rejectDone!: (err: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  const settle = (err?: unknown): void => {
+    if (settled) return;
+    settled = true;
+    if (err === undefined) resolveDone();
+    else rejectDone(err);
+  };
+  const abort = (reason: Error): void => {
+    if (settled) return;
+    settle(reason);
+    if (controller === undefined) pendingAbort = reason;
+    else if (!controller.aborted) controller.abort(reason);
+  };
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart(ctl) {
+      controller = ctl;
+      if (pendingAbort !== undefined) ctl.abort(pendingAbort);
+    },
+    onResponseStart(_ctl, statusCode, headers) {
+      const declared = Number(headers['content-length']);
+      try {
+        onHead({ statusCode, contentLength: Number.isFinite(declared) ? declared : undefined });
+      } catch (err) {
+        abort(err as Error);
+      }
+    },
+    onResponseData(_ctl, chunk) {
+      if (settled) return;
+      try {
+        meter.add(chunk);
+        writeFullySync(fd, chunk);
+      } catch (err) {
+        abort(err as Error);
+      }
+    },
+    onResponseEnd() {
+      settle();
+    },
+    onResponseError(_ctl, err) {
+      settle(err);
+    },
+  };
+  try {
+    dispatcher.dispatch(
+      {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      },
+      handler,
+    );
+  } catch (err) {
+    settle(err);
+  }
+  return { done, abort };
+}
+
+function writeFullySync(fd: number, chunk: Buffer): void {
+  let offset = 0;
+  while (offset < chunk.length) offset += writeSync(fd, chunk, offset, chunk.length - offset);
+}
+
 async function downloadHttp(options: DownloadOptions, where: string): Promise<DownloadResult> {
   const signal = AbortSignal.timeout(options.timeoutMs);
-  const dispatcher = getGlobalDispatcher().compose(interceptors.redirect({ maxRedirections: options.maxRedirects }));
   const fail = (cause: unknown): AstraError => {
     if (AstraError.isInstance(cause)) return cause;
     if (isTimeout(cause, signal)) {
@@ -108,41 +208,43 @@ async function downloadHttp(options: DownloadOptions, where: string): Promise<Do
     const withCode = code !== undefined && !reason.includes(code) ? `${reason} (${code})` : reason;
     return new AstraError(ErrorCode.PKG_DOWNLOAD, `download of ${where} failed: ${withCode}`, { cause });
   };
-  let response: Awaited<ReturnType<typeof request>>;
-  try {
-    response = await request(options.url, {
-      method: 'GET',
-      dispatcher,
-      signal,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
-  } catch (cause) {
-    throw fail(cause);
-  }
-  const { statusCode, headers, body } = response;
-  // dump() discards the rest quietly; destroy() would surface an abort error nobody listens to.
-  const discard = (): void => void body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-  if (statusCode < 200 || statusCode >= 300) {
-    discard();
-    const reason =
-      statusCode >= 300 && statusCode < 400
-        ? `too many redirects (limit ${options.maxRedirects})`
-        : `HTTP ${statusCode}`;
-    throw new AstraError(ErrorCode.PKG_DOWNLOAD, `download of ${where} failed: ${reason}`, {
-      details: { status: statusCode },
-    });
-  }
-  const declared = Number(headers['content-length']);
-  if (Number.isFinite(declared) && declared > options.maxBytes) {
-    discard();
-    throw tooLarge(options.maxBytes, `archive (${declared} bytes)`);
-  }
+  // Our own agent from our own undici: the global dispatcher is Node's bundled
+  // undici (6 on Node 22), whose dispatch contract our interceptors do not fit.
+  const agent = new Agent({
+    connect: { timeout: options.timeoutMs },
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+  });
+  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirects }));
   const meter = new Meter(options.maxBytes);
+  let file: FileHandle | undefined;
+  let onAbort: (() => void) | undefined;
   try {
-    await pipeline(body, meter, createWriteStream(options.dest));
+    file = await open(options.dest, 'w');
+    const transfer = streamTo(dispatcher, options.url, file.fd, meter, options, ({ statusCode, contentLength }) => {
+      if (statusCode < 200 || statusCode >= 300) {
+        const reason =
+          statusCode >= 300 && statusCode < 400
+            ? `too many redirects (limit ${options.maxRedirects})`
+            : `HTTP ${statusCode}`;
+        throw new AstraError(ErrorCode.PKG_DOWNLOAD, `download of ${where} failed: ${reason}`, {
+          details: { status: statusCode },
+        });
+      }
+      if (contentLength !== undefined && contentLength > options.maxBytes) {
+        throw tooLarge(options.maxBytes, `archive (${contentLength} bytes)`);
+      }
+    });
+    onAbort = () => transfer.abort(signal.reason instanceof Error ? signal.reason : new Error('timeout'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    await transfer.done;
   } catch (cause) {
     throw fail(cause);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    await file?.close().catch(() => undefined);
+    // destroy(), not close(): nothing on this agent is worth waiting for.
+    await agent.destroy().catch(() => undefined);
   }
   return { bytes: meter.bytes, sha256: meter.digest() };
 }

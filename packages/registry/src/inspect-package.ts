@@ -42,11 +42,16 @@ export async function inspectPackageFolder(dir: string, options: { importTimeout
   const runtime = manifestRuntime(manifest);
   const runnable = runtime === 'node';
   const range = runnable ? nodeRequirementOf(manifest) : undefined;
-  if (range !== undefined && checkNodeRequirement(range) === 'unsatisfied') {
+  const check = range === undefined ? 'satisfied' : checkNodeRequirement(range);
+  if (check === 'unsatisfied') {
     throw new AstraError(
       ErrorCode.PKG_RUNTIME_UNSUPPORTED,
       `${manifest.name}@${manifest.version} requires node ${range}; this Node.js is ${process.version}`,
     );
+  }
+  if (check === 'invalid') {
+    // The install refuses it the same way.
+    throw new AstraError(ErrorCode.PKG_INVALID, `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`);
   }
   if (runnable) {
     await probeImports({ root, manifest, locations: locateAdapters(root, manifest, runnable), timeoutMs: options.importTimeoutMs ?? 30_000 });

@@ -1,5 +1,5 @@
 /** Checks of an install command and of the manifest it brings, before any package code runs. */
-import { AstraError, ErrorCode, type Logger, type Manifest } from '@astraflow/protocol';
+import { AstraError, ErrorCode, type Manifest } from '@astraflow/protocol';
 import { checkNodeRequirement } from './node-requirement.js';
 import { manifestRuntime, nodeRequirementOf } from './package-handlers.js';
 import type { InstallRequest } from './package-manager-types.js';
@@ -59,8 +59,8 @@ export function checkIdentity(manifest: Manifest, name: string, version: string,
   }
 }
 
-/** Refuses `node` packages whose simple `requires` range excludes this Node.js; returns whether the package is runnable here. */
-export function assertRuntime(manifest: Manifest, runtimes: readonly string[], logger: Logger): boolean {
+/** Refuses `node` packages whose `requires` range excludes this Node.js or does not parse; returns whether the package is runnable here. */
+export function assertRuntime(manifest: Manifest, runtimes: readonly string[]): boolean {
   const runtime = manifestRuntime(manifest);
   if (runtime !== 'node') return false;
   const range = nodeRequirementOf(manifest);
@@ -72,8 +72,8 @@ export function assertRuntime(manifest: Manifest, runtimes: readonly string[], l
         `${manifest.name}@${manifest.version} requires node ${range}; this worker runs ${process.version}`,
       );
     }
-    if (check === 'unknown') {
-      logger.debug({ package: manifest.name, range }, 'node.requires range not checked (only simple comparators are)');
+    if (check === 'invalid') {
+      throw new AstraError(ErrorCode.PKG_INVALID, `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`);
     }
   }
   return runtimes.includes('node');

@@ -295,4 +295,21 @@ describe('foreign runtimes', () => {
       manager.install({ name: 'future', version: '1.0.0', url: server.put('future.tgz', data), sha256: sha256(data) }),
     ).rejects.toMatchObject({ code: 'E.PKG.RUNTIME_UNSUPPORTED', message: expect.stringContaining('requires node >=999') });
   });
+
+  it('refuses caret and alternative ranges that exclude this Node.js, and ranges that do not parse', async () => {
+    const attempt = (version: string, requires: string) => {
+      const manifest = JSON.parse(nodeManifest('ranged', version, [{ type: 'ranged.x', handler: 'x' }])) as Record<string, unknown>;
+      manifest['node'] = { requires };
+      const data = packageArchive({ 'manifest.json': JSON.stringify(manifest), 'adapters/main.js': 'exports.x = () => 1;\n' });
+      return manager.install({ name: 'ranged', version, url: server.put(`ranged-${version}.tgz`, data), sha256: sha256(data) });
+    };
+    const older = `^${Number(process.versions.node.split('.')[0]) - 2}`;
+    await expect(attempt('1.0.0', older)).rejects.toMatchObject({ code: 'E.PKG.RUNTIME_UNSUPPORTED' });
+    await expect(attempt('1.0.1', `${older} || ^999`)).rejects.toMatchObject({ code: 'E.PKG.RUNTIME_UNSUPPORTED' });
+    await expect(attempt('1.0.2', 'newest please')).rejects.toMatchObject({
+      code: 'E.PKG.INVALID',
+      message: expect.stringContaining('is not a valid semver range'),
+    });
+    await expect(attempt('1.0.3', `${older} || >=${process.versions.node}`)).resolves.toBeDefined();
+  });
 });

@@ -174,7 +174,7 @@ class DefaultPackageManager implements PackageManager {
       const stagedRoot = await findPackageRoot(content);
       const loaded = await readManifest(stagedRoot);
       checkIdentity(loaded.manifest, name, version, 'the install command');
-      const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
+      const runnable = assertRuntime(loaded.manifest, this.runtimes);
       // Cheap checks first; then the package code runs, but only in a child process that it cannot take down with it.
       const locations = locateAdapters(stagedRoot, loaded.manifest, runnable);
       if (runnable) await this.probe(stagedRoot, loaded.manifest, locations);
@@ -201,7 +201,7 @@ class DefaultPackageManager implements PackageManager {
       throw error;
     } finally {
       await rm(staging, { recursive: true, force: true }).catch((err: unknown) =>
-        log.warn({ err: String(err), path: staging }, 'could not remove staging folder'),
+        log.warn({ err, path: staging }, 'could not remove staging folder'),
       );
       this.staging.delete(staging);
     }
@@ -219,7 +219,7 @@ class DefaultPackageManager implements PackageManager {
     loaded: LoadedManifest,
     sha256: string | undefined,
   ): Promise<void> {
-    const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
+    const runnable = assertRuntime(loaded.manifest, this.runtimes);
     // The probe passed, but code can behave differently on a second import: an unanswered install would block the name.
     const handlers = await withTimeout(
       buildHandlers({ root, manifest: loaded.manifest, runtime: manifestRuntime(loaded.manifest), runnable, cacheKey: randomUUID() }),
@@ -333,7 +333,7 @@ class DefaultPackageManager implements PackageManager {
       this.failures.delete(key);
       purgeRequireCache(dir);
       await rm(trash, { recursive: true, force: true }).catch((err: unknown) =>
-        this.logger.warn({ err: String(err), path: trash }, 'could not delete uninstalled files; start-up will retry'),
+        this.logger.warn({ err, path: trash }, 'could not delete uninstalled files; start-up will retry'),
       );
     } finally {
       this.staging.delete(trash);
@@ -379,7 +379,7 @@ class DefaultPackageManager implements PackageManager {
       if (entry.name.startsWith(STAGING_PREFIX) && !this.staging.has(path)) {
         this.logger.info({ path }, 'removing leftover of an interrupted install');
         await rm(path, { recursive: true, force: true }).catch((err: unknown) =>
-          this.logger.warn({ err: String(err), path }, 'could not remove leftover staging folder'),
+          this.logger.warn({ err, path }, 'could not remove leftover staging folder'),
         );
       }
     }
@@ -419,7 +419,7 @@ class DefaultPackageManager implements PackageManager {
       }
       const loaded = await readManifest(path);
       checkIdentity(loaded.manifest, name, version, 'its folder');
-      const runnable = assertRuntime(loaded.manifest, this.runtimes, this.logger);
+      const runnable = assertRuntime(loaded.manifest, this.runtimes);
       try {
         if (runnable) await this.probe(path, loaded.manifest, locateAdapters(path, loaded.manifest, runnable));
         await this.activate(name, version, path, loaded, undefined);

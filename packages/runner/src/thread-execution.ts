@@ -108,7 +108,7 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
       }
     } catch (error) {
       // The thread validated the message already; a failure here is ours, not the handler's.
-      logger.warn({ err: errorMessage(error), message_type: message.t }, 'cannot serve a message from the handler thread');
+      logger.warn({ err: error, message_type: message.t }, 'cannot serve a message from the handler thread');
     }
   };
 

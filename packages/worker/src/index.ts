@@ -47,9 +47,16 @@ export type { RunningTask } from './dispatch/exec-dispatch-handler.js';
 export type { Outbox } from './outbox.js';
 export type { DurableOutbox, DurableOutboxStats } from './durable-outbox.js';
 export { noopTaskMetrics, type TaskMetrics } from './metrics.js';
-export { createPrometheusMetrics, type MetricsSource, type PrometheusMetrics } from './prometheus-metrics.js';
+export {
+  createPrometheusMetrics,
+  MAX_LABEL_VALUES,
+  OTHER_LABEL,
+  type MetricsSource,
+  type PrometheusMetrics,
+  type PrometheusMetricsOptions,
+} from './prometheus-metrics.js';
 export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';
-export { createLogger, type CreateLoggerOptions } from './logger.js';
+export { createLogger, type CreateLoggerOptions, type LogIdentity } from './logger.js';
 export { exitProcess, guardProcessExit } from './process-guard.js';
 export { scrubSecretEnv } from './secret-env.js';
 export { startWatchdog, type Watchdog, type WatchdogOptions } from './watchdog.js';

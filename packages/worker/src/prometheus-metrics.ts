@@ -1,14 +1,18 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import type { RouterStats } from './dispatch/router.js';
 import type { LoadSample } from './load/load-monitor.js';
 import type { DurableOutboxStats } from './durable-outbox.js';
 import type { TaskMetrics } from './metrics.js';
 import type { SessionStats } from './session/session-types.js';
+import type { SessionState } from './session/session-state.js';
 
 /** What the Prometheus exporter reads on each scrape (a `Worker` satisfies it). */
 export interface MetricsSource {
   readonly inflight: number;
+  readonly state: SessionState;
+  readonly settings: { readonly concurrency_max_parallel: number };
   readonly session: { readonly stats: SessionStats };
   readonly router: { readonly queued: number; readonly stats: RouterStats };
   /** Admission by load; absent = not reported. */
@@ -17,6 +21,46 @@ export interface MetricsSource {
   readonly dispatchStats?: Readonly<DispatchStats>;
   /** The durable outbox, when on. */
   readonly outbox?: { readonly stats: DurableOutboxStats } | undefined;
+}
+
+/** Options of {@link createPrometheusMetrics}. */
+export interface PrometheusMetricsOptions {
+  /**
+   * Whether a node type from a dispatch is one this worker has installed. Other
+   * values, and any beyond {@link MAX_LABEL_VALUES} distinct ones, are recorded
+   * as {@link OTHER_LABEL} so a scheduler cannot create unbounded series.
+   * Default: every value is accepted (still capped).
+   */
+  knowsNodeType?: (nodeType: string) => boolean;
+}
+
+/** Label value standing for node types or outcomes that are unknown or over the cap. */
+export const OTHER_LABEL = '_other';
+/** Most distinct values one label keeps before collapsing the rest into {@link OTHER_LABEL}. */
+export const MAX_LABEL_VALUES = 200;
+
+const SESSION_STATES: readonly SessionState[] = ['NEW', 'HANDSHAKING', 'REGISTERED', 'READY', 'DRAINING', 'BACKOFF', 'CLOSED'];
+// Statuses and error codes (`E.RUNNER.FAILURE`): anything else from a handler is collapsed.
+const OUTCOME_RE = /^(?:[A-Z][A-Z_]{0,31}|E(?:\.[A-Z][A-Z0-9_]{0,31}){1,4})$/;
+
+function workerVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Admits a label value if `accept` says so and the cap is not reached; otherwise {@link OTHER_LABEL}. */
+function boundedLabel(accept: (value: string) => boolean): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= MAX_LABEL_VALUES || !accept(value)) return OTHER_LABEL;
+    seen.add(value);
+    return value;
+  };
 }
 
 /** Prometheus metrics of one worker, in a registry of its own (no global state). */
@@ -31,16 +75,46 @@ export interface PrometheusMetrics extends TaskMetrics {
 
 const PREFIX = 'astraflow_worker_';
 
-/** Creates the worker's Prometheus metrics (prom-client). */
-export function createPrometheusMetrics(): PrometheusMetrics {
+/**
+ * Creates the worker's Prometheus metrics (prom-client): the worker's own
+ * under `astraflow_worker_`, plus prom-client's default `process_*` and
+ * `nodejs_*` metrics. Durations are in seconds, Prometheus' base unit.
+ */
+export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
   const registry = new Registry();
   let source: MetricsSource | undefined;
+  const nodeTypeLabel = boundedLabel(options.knowsNodeType ?? (() => true));
+  const outcomeLabel = boundedLabel((value) => OUTCOME_RE.test(value));
 
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: `${PREFIX}build_info`,
+    help: 'Always 1; labels carry the worker version and the Node.js version.',
+    labelNames: ['version', 'node_version'],
+    registers: [registry],
+  }).set({ version: workerVersion(), node_version: process.version }, 1);
+  new Gauge({
+    name: `${PREFIX}session_state`,
+    help: 'Session state: 1 for the current state, 0 for the others.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      for (const state of SESSION_STATES) this.set({ state }, (source?.state ?? 'NEW') === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}capacity_tasks`,
+    help: 'Dispatches this worker runs at once (concurrency_max_parallel); in-flight divided by this is its saturation.',
+    registers: [registry],
+    collect() {
+      this.set(source?.settings.concurrency_max_parallel ?? 0);
+    },
+  });
   const duration = new Histogram({
-    name: `${PREFIX}task_duration_ms`,
+    name: `${PREFIX}task_duration_seconds`,
     help: 'Handler run time of answered dispatches, by node type and outcome (status or error code).',
     labelNames: ['node_type', 'outcome'],
-    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
   const started = new Counter({
@@ -176,10 +250,10 @@ export function createPrometheusMetrics(): PrometheusMetrics {
     },
     render: () => registry.metrics(),
     taskStarted(nodeType) {
-      started.inc({ node_type: nodeType });
+      started.inc({ node_type: nodeTypeLabel(nodeType) });
     },
     taskFinished(nodeType, durationMs, outcome) {
-      duration.observe({ node_type: nodeType, outcome }, durationMs);
+      duration.observe({ node_type: nodeTypeLabel(nodeType), outcome: outcomeLabel(outcome) }, durationMs / 1000);
     },
   };
 }

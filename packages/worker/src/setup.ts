@@ -88,12 +88,29 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     );
   }
   const compiled = compileWorkerOptions(settings);
-  const logger = options.logger ?? createLogger({ level: settings.log_level, secrets: [settings.auth_token] });
-  const prometheus = compiled.health ? createPrometheusMetrics() : undefined;
-  const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
+  // Log lines name the worker instance, an id the session often adopts from the scheduler after
+  // start-up. The logger exists before the session (everything logs), so it reads the id through
+  // this view, which points at the session once it exists: the one link that runs upward.
+  const instanceView: { session?: Session } = {};
+  const logger =
+    options.logger ??
+    createLogger({
+      level: settings.log_level,
+      secrets: [settings.auth_token],
+      identity: {
+        worker_name: settings.worker_name,
+        tenant: settings.tenant,
+        worker_instance_id: () => instanceView.session?.workerInstanceId ?? settings.worker_instance_id,
+      },
+    });
 
   const packages = createPackageManager({ ...compiled.packages, logger });
   await packages.loadInstalled();
+  // Node types from frames are otherwise unbounded: only installed ones get a label of their own.
+  const prometheus = compiled.health
+    ? createPrometheusMetrics({ knowsNodeType: (type) => packages.registry.list().some((handler) => handler.nodeType === type) })
+    : undefined;
+  const metrics = options.metrics ?? prometheus ?? noopTaskMetrics;
   // Worker-local resources (the runner README, "Resources"): refs pinned to another worker_name never match here.
   const resources = createResourceRegistry({ workerName: compiled.runner.workerName });
   const runner = createRunner({ ...compiled.runner, resources, resolver: packages, logger });
@@ -113,6 +130,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     ...(options.hostname ? { hostname: options.hostname } : {}),
     register: () => registerPayload(compiled.registration, packages, table),
   });
+  instanceView.session = session;
   const durable = outboxStore ? new DurableOutbox({ session, store: outboxStore, logger }) : undefined;
   const outbox = durable ?? session;
   const next = new NextBroker(session, logger);

@@ -165,7 +165,7 @@ describe('astraflow-worker binary', () => {
     await s.waitForSession(undefined, 15_000);
     const warnings = cli.lines.filter((line) => line.includes('only the Python worker uses'));
     expect(warnings).toHaveLength(1);
-    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('worker_id, config_path') });
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 'warn', msg: expect.stringContaining('worker_id, config_path') });
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
     expect(s.violations).toEqual([]);

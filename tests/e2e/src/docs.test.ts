@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -84,11 +84,16 @@ describe('README', () => {
   });
 
   it('lists exactly the Prometheus metrics the worker exports', async () => {
-    const exported = (await createPrometheusMetrics().render())
+    const families = (await createPrometheusMetrics().render())
       .split('\n')
       .filter((l) => l.startsWith('# TYPE '))
-      .map((l) => l.split(' ').slice(2, 4).join(' '))
-      .sort();
+      .map((l) => l.split(' ').slice(2, 4).join(' '));
+    // prom-client's process_*/nodejs_* defaults are named in one row, not listed one by one.
+    const exported = families.filter((f) => f.startsWith('astraflow_worker_')).sort();
+    expect(families.some((f) => f.startsWith('process_'))).toBe(true);
+    expect(families.some((f) => f.startsWith('nodejs_'))).toBe(true);
+    expect(families.every((f) => /^(astraflow_worker_|process_|nodejs_)/.test(f))).toBe(true);
+    expect(README).toContain('`process_*`, `nodejs_*`');
     const documented = tableAfter('Metrics (prefix')
       .map((row) => `${row[0]!.replaceAll('`', '')} ${row[1]}`)
       .sort();
@@ -101,6 +106,17 @@ describe('README', () => {
     const options = block![1]!.split('\n').filter((l) => l.trim().startsWith('-'));
     const usage = USAGE.split('\n').filter((l) => l.trim().startsWith('-'));
     expect(options).toEqual(usage);
+  });
+
+  it('says in every published package README that it is ESM only', () => {
+    for (const group of ['packages', 'apps']) {
+      for (const name of readdirSync(join(ROOT, group))) {
+        const dir = join(ROOT, group, name);
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { private?: boolean };
+        if (pkg.private) continue;
+        expect(readFileSync(join(dir, 'README.md'), 'utf8'), `${group}/${name}`).toContain('**ESM only**');
+      }
+    }
   });
 
   it('only runs pnpm scripts that exist', () => {

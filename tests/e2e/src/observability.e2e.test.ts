@@ -169,7 +169,10 @@ describe('/metrics', () => {
 
     const families: Record<string, string> = {
       inflight_tasks: 'gauge',
-      task_duration_ms: 'histogram',
+      task_duration_seconds: 'histogram',
+      build_info: 'gauge',
+      session_state: 'gauge',
+      capacity_tasks: 'gauge',
       tasks_started_total: 'counter',
       heartbeat_sent_total: 'counter',
       frames_in_total: 'counter',
@@ -182,6 +185,17 @@ describe('/metrics', () => {
       dropped_frames_total: 'counter',
     };
     for (const [name, type] of Object.entries(families)) expect(before.types.get(`${P}${name}`), name).toBe(type);
+    // prom-client's defaults, what every Node dashboard expects.
+    expect(before.types.get('process_cpu_seconds_total')).toBe('counter');
+    expect(before.types.get('process_resident_memory_bytes')).toBe('gauge');
+    expect(before.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
+    const buildInfo = before.samples.filter((x) => x.name === `${P}build_info`);
+    expect(buildInfo).toHaveLength(1);
+    expect(buildInfo[0]!.labels).toMatchObject({ node_version: process.version, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(buildInfo[0]!.value).toBe(1);
+    expect(before.get(`${P}session_state`, { state: 'READY' })).toBe(1);
+    expect(before.get(`${P}session_state`, { state: 'BACKOFF' })).toBe(0);
+    expect(before.get(`${P}capacity_tasks`)).toBe(h.worker.settings.concurrency_max_parallel);
     for (const queue of ['transport', 'app', 'outbox', 'unacked', 'dispatch']) {
       expect(before.get(`${P}queue_depth`, { queue }), queue).toBe(0);
     }
@@ -194,6 +208,9 @@ describe('/metrics', () => {
       h.scheduler.dispatch(task('samples.fail')).done,
     ]);
     expect(answers.map(outcomeOf)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'E.RUNNER.FAILURE']);
+    // Node types nobody installed come from the scheduler's frames: they must not mint series.
+    const bogus = await Promise.all(['no.such.type.1', 'no.such.type.2'].map((t) => h.scheduler.dispatch(task(t)).done));
+    expect(bogus.map(outcomeOf).every((o) => o.startsWith('E.'))).toBe(true);
 
     // A running task shows in the gauge.
     const slow = h.scheduler.dispatch(task('samples.slow', { ms: 600 }));
@@ -217,12 +234,15 @@ describe('/metrics', () => {
 
     const after = await scrape(h);
     const count = (nodeType: string, outcome: string) =>
-      after.get(`${P}task_duration_ms_count`, { node_type: nodeType, outcome });
+      after.get(`${P}task_duration_seconds_count`, { node_type: nodeType, outcome });
     expect(count('samples.status', 'SUCCEEDED')).toBe(3);
     expect(count('samples.fail', 'E.RUNNER.FAILURE')).toBe(1);
     expect(count('samples.slow', 'SUCCEEDED')).toBe(1);
-    expect(after.get(`${P}task_duration_ms_sum`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBeGreaterThanOrEqual(600);
-    expect(after.get(`${P}task_duration_ms_bucket`, { node_type: 'samples.slow', outcome: 'SUCCEEDED', le: '+Inf' })).toBe(1);
+    expect(after.get(`${P}task_duration_seconds_sum`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBeGreaterThanOrEqual(0.6);
+    expect(after.get(`${P}task_duration_seconds_sum`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBeLessThan(60);
+    expect(after.get(`${P}task_duration_seconds_bucket`, { node_type: 'samples.slow', outcome: 'SUCCEEDED', le: '+Inf' })).toBe(1);
+    expect(after.samples.filter((x) => Object.values(x.labels).some((v) => v.startsWith('no.such')))).toEqual([]);
+    expect(after.get(`${P}tasks_started_total`, { node_type: '_other' })).toBe(2);
     expect(after.get(`${P}tasks_started_total`, { node_type: 'samples.status' })).toBe(3);
     expect(after.get(`${P}inflight_tasks`)).toBe(0);
 
@@ -250,6 +270,6 @@ describe('/metrics', () => {
     expect(overflows).toBeGreaterThanOrEqual(1);
     const metrics = await scrape(h);
     expect(metrics.get(`${P}dropped_frames_total`, { queue: 'dispatch_queue_overflow' })).toBe(overflows);
-    expect(metrics.get(`${P}task_duration_ms_count`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBe(6 - overflows);
+    expect(metrics.get(`${P}task_duration_seconds_count`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBe(6 - overflows);
   });
 });

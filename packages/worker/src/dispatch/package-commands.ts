@@ -12,7 +12,6 @@ import {
   type PkgInstallPayload,
   type PkgUninstallPayload,
   type RefusalReasonValue,
-  errorMessage,
 } from '@astraflow/protocol';
 import type { PackageManager } from '@astraflow/registry';
 import type { Outbox } from '../outbox.js';
@@ -64,7 +63,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
       await options.reregister();
     } catch (err) {
       // The next handshake carries the inventory anyway.
-      log.warn({ err: errorMessage(err) }, 're-register after a package change failed');
+      log.warn({ err }, 're-register after a package change failed');
     }
   }
 

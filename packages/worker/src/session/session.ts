@@ -6,7 +6,6 @@ import {
   FrameType,
   buildFrame,
   createNoopLogger,
-  errorMessage,
   isControlType,
   redactSecrets,
   scrubSecrets,
@@ -279,7 +278,7 @@ export class Session extends EventEmitter<SessionEvents> {
     } catch (err) {
       this.#expectAccept = false;
       if (conn.closing || !conn.transport.isOpen) return;
-      this.#log.warn({ err: errorMessage(err) }, 'session establishment failed');
+      this.#log.warn({ err }, 'session establishment failed');
       const outcome = establishFailure(err, this.#sessionId !== undefined);
       if (outcome.report) this.#pendingFailure = outcome.report;
       if (outcome.forget) this.#forgetSession('resume not accepted in time');

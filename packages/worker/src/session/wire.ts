@@ -1,7 +1,6 @@
 import {
   AstraError,
   ErrorCode,
-  errorMessage,
   redactSecrets,
   scrubSecrets,
   type Frame,
@@ -98,7 +97,7 @@ export class Wire {
       await conn.transport.send(JSON.stringify(frame));
     } catch (err) {
       // The close handler takes it from here; unacked frames are retransmitted later.
-      this.#log.debug({ err: errorMessage(err), id: frame.id }, 'send failed');
+      this.#log.debug({ err, id: frame.id }, 'send failed');
     }
   }
 }
