@@ -32,6 +32,15 @@ const ECHO_SYNC = echoTask('bench.echo_sync');
 const FEEDBACK = echoTask('bench.feedback');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** One measured run, with the child's RSS after it and its CPU time per task (µs). */
+async function measure(proc, options) {
+  const cpu0 = await proc.cpuTime();
+  const result = await proc.peer.run(options);
+  result.cpuUs = ((await proc.cpuTime()) - cpu0) * 1000 / options.count;
+  result.rss = (await proc.memory()).rss;
+  return result;
+}
+
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
@@ -67,10 +76,8 @@ export async function benchLikeForLike() {
     const inline = {};
     for (const c of LEVELS) {
       // Alternated per level, so a burst of load elsewhere on the machine hits both alike.
-      const base = await ceiling.peer.run({ count: TASKS, concurrency: c, payload: ECHO });
-      base.rss = (await ceiling.memory()).rss;
-      const ours = await worker.peer.run({ count: TASKS, concurrency: c, payload: ECHO });
-      ours.rss = (await worker.memory()).rss;
+      const base = await measure(ceiling, { count: TASKS, concurrency: c, payload: ECHO });
+      const ours = await measure(worker, { count: TASKS, concurrency: c, payload: ECHO });
       inline[c] = ours;
       const targets = [];
       if (c >= 16) targets.push({ what: 'tasks/s ≥ 0.70× ceiling', ok: ours.rate >= 0.7 * base.rate });
@@ -79,8 +86,7 @@ export async function benchLikeForLike() {
       rows.push({ name: 'echo, inline (async handler)', c, ...ours, ceiling: base, targets });
     }
 
-    const thread = await worker.peer.run({ count: TASKS, concurrency: 16, payload: ECHO_SYNC });
-    thread.rss = (await worker.memory()).rss;
+    const thread = await measure(worker, { count: TASKS, concurrency: 16, payload: ECHO_SYNC });
     rows.push({
       name: 'echo, thread (sync handler)',
       c: 16,
@@ -91,8 +97,7 @@ export async function benchLikeForLike() {
     });
 
     const feedbackBefore = worker.peer.counts.feedback;
-    const feedback = await worker.peer.run({ count: TASKS, concurrency: 16, payload: FEEDBACK });
-    feedback.rss = (await worker.memory()).rss;
+    const feedback = await measure(worker, { count: TASKS, concurrency: 16, payload: FEEDBACK });
     rows.push({
       name: 'echo + feedback stream (inline)',
       c: 16,
@@ -122,10 +127,8 @@ export async function benchLikeForLike() {
     readyTimes.push(off.readyMs);
     try {
       await off.peer.run({ count: WARM_UP, concurrency: 16, payload: ECHO });
-      const base = await ceiling.peer.run({ count: TASKS, concurrency: 16, payload: ECHO });
-      base.rss = (await ceiling.memory()).rss;
-      const ours = await off.peer.run({ count: TASKS, concurrency: 16, payload: ECHO });
-      ours.rss = (await off.memory()).rss;
+      const base = await measure(ceiling, { count: TASKS, concurrency: 16, payload: ECHO });
+      const ours = await measure(off, { count: TASKS, concurrency: 16, payload: ECHO });
       const on = rows.find((r) => r.c === 16);
       rows.push({
         name: 'echo, inline, outbox off',

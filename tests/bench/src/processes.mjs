@@ -22,6 +22,14 @@ export async function memoryOf(pid) {
   return { rss: (kb('VmRSS') * 1024) / MiB, peak: (kb('VmHWM') * 1024) / MiB };
 }
 
+/** User + system CPU time of a process so far, in ms (Linux /proc; 10 ms resolution). */
+export async function cpuTimeOf(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function watch(child, name) {
@@ -92,6 +100,7 @@ export async function startWorkerProcess({ settings = {}, cpuProfDir } = {}) {
     readyMs,
     atReady,
     memory: () => memoryOf(child.pid),
+    cpuTime: () => cpuTimeOf(child.pid),
     async stop() {
       child.kill('SIGTERM');
       const { code } = await Promise.race([watched.exited, sleep(10_000).then(() => ({ code: 'timeout' }))]);
@@ -116,6 +125,7 @@ export async function startCeilingProcess() {
     pid: child.pid,
     atReady,
     memory: () => memoryOf(child.pid),
+    cpuTime: () => cpuTimeOf(child.pid),
     async stop() {
       child.kill('SIGTERM');
       await Promise.race([watched.exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
