@@ -32,6 +32,7 @@ console.log(
     `${run.rate.toFixed(0)} tasks/s, p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, ${cpuUs.toFixed(0)} CPU µs/task, ` +
     `RSS ${memory.rss.toFixed(1)} MiB (peak ${memory.peak.toFixed(1)})`,
 );
-const file = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort().pop();
+// CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread (worker threads write their own).
+const file = (await readdir(dir)).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)).sort().pop();
 spawnSync(process.execPath, [fileURLToPath(new URL('./profile-top.mjs', import.meta.url)), join(dir, file), '30'], { stdio: 'inherit' });
 if (!process.env.BENCH_PROFILE_DIR) await rm(dir, { recursive: true, force: true });
