@@ -1,5 +1,6 @@
 import type { AstraError, Logger } from '@astraflow/protocol';
 import type { ResolvedHandler } from './handler-resolver.js';
+import type { TaskDataDir } from './task-data-dir.js';
 import type { FeedbackChannel } from './feedback-channel.js';
 import type { NormalizedResult } from './normalize-result.js';
 import type { HandlerResources } from './resource-registry.js';
@@ -31,7 +32,9 @@ export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' 
 /** What both execution modes need to run one handler. */
 export interface ExecutionEnv {
   handler: ResolvedHandler;
+  /** `context.dataDir` is the path; `ctx.dataDir` creates the folder on first read through {@link ExecutionEnv.dataDir}. */
   context: ContextData;
+  dataDir: TaskDataDir;
   logger: Logger;
   feedback: FeedbackChannel;
   next(call: NextCall): Promise<Record<string, unknown>>;

@@ -26,6 +26,9 @@ export function startInline(env: ExecutionEnv): Execution {
   }
   const ctx: HandlerContext = {
     ...env.context,
+    get dataDir(): string {
+      return env.dataDir.ensure();
+    },
     signal: controller.signal,
     logger: env.logger,
     // Only the handler-facing methods: the handler must not flush or close its own channel.
@@ -36,7 +39,7 @@ export function startInline(env: ExecutionEnv): Execution {
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
     resources: env.resources,
-    keepDataDir: () => keepTaskDataDir(env.context.dataDir),
+    keepDataDir: () => keepTaskDataDir(env.dataDir.ensure()),
   };
   const running = new Promise<unknown>((resolve) => resolve(fn(ctx)));
   const result = running.then(

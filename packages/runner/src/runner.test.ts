@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import {
   type FixtureResolver,
 } from './fixtures.test-helper.js';
 import { createRunner } from './runner.js';
+import { taskDataDirPath } from './task-data-dir.js';
 import type { FeedbackBody, NextCall, RunOutcome, RunTask, Runner } from './types.js';
 
 let dataRoot: string;
@@ -298,7 +300,9 @@ describe('createRunner: failures', () => {
     const python = { ...(await fixtureHandler('echo')), nodeType: 'py', runtime: 'python', fn: undefined };
     const moved = { ...(await fixtureHandler('echo', { execMode: 'thread' })), nodeType: 'moved', modulePath: path.join(dataRoot, 'gone.mjs') };
     const echo = await fixtureHandler('echo', { execMode: 'inline' });
-    const local = createFixtureResolver([python, moved, echo]);
+    const writes = await fixtureHandler('writesData');
+    const writesSync = await fixtureHandler('writesDataSync');
+    const local = createFixtureResolver([python, moved, echo, writes, writesSync]);
     const blocker = path.join(dataRoot, 'not-a-folder');
     await writeFile(blocker, 'x');
     const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}) };
@@ -311,13 +315,43 @@ describe('createRunner: failures', () => {
       const unloadable = expectError(await ok.run({ ...task, dispatch: dispatchFor('moved') })).payload;
       expect(unloadable).toMatchObject({ code: 'E.RUNNER.FAILURE', context: { where: 'runner.resolve' } });
       expect(unloadable.message).toContain('gone.mjs');
-      const noFolder = expectError(await blocked.run({ ...task, dispatch: dispatchFor('echo') })).payload;
-      expect(noFolder).toMatchObject({ code: 'E.RUNNER.FAILURE', context: { where: 'runner.prepare' } });
-      expect(noFolder.message).toContain('cannot create task data folder');
+      // The folder is made when a handler first reads ctx.dataDir: one that never does runs anyway,
+      // one that does gets the failure there (inline and in a thread).
+      expectResult(await blocked.run({ ...task, dispatch: dispatchFor('echo') }));
+      for (const node of ['writesData', 'writesDataSync']) {
+        const noFolder = expectError(await blocked.run({ ...task, dispatch: dispatchFor(node) })).payload;
+        expect(noFolder, node).toMatchObject({ code: 'E.RUNNER.FAILURE', context: { where: 'runner.handler' } });
+        expect(noFolder.message, node).toContain('cannot create task data folder');
+      }
       await local.allReleased();
-      expect(local.acquired).toBe(3);
+      expect(local.acquired).toBe(5);
     } finally {
       await Promise.all([ok.close(), blocked.close()]);
+    }
+  });
+
+  it('creates the task data folder when the handler first reads ctx.dataDir, never before (inline and thread)', async () => {
+    const root = path.join(dataRoot, 'lazy');
+    const local = createFixtureResolver([
+      await fixtureHandler('echoAsync'),
+      await fixtureHandler('echo'),
+      await fixtureHandler('writesData'),
+      await fixtureHandler('writesDataSync'),
+    ]);
+    const lazy = createRunner({ resolver: local, dataDir: root });
+    const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}) };
+    try {
+      for (const node of ['echoAsync', 'echo']) {
+        expectResult(await lazy.run({ ...task, dispatch: dispatchFor(node, {}, { run_id: 'lazy', task_id: node }) }));
+        expect(existsSync(taskDataDirPath(root, 'lazy', node)), node).toBe(false);
+      }
+      for (const node of ['writesData', 'writesDataSync']) {
+        const result = expectResult(await lazy.run({ ...task, dispatch: dispatchFor(node, {}, { run_id: 'lazy', task_id: node }) }));
+        expect(result.payload.result.file, node).toBe(path.join(taskDataDirPath(root, 'lazy', node), 'out.txt'));
+        expect(existsSync(result.payload.result.file as string), node).toBe(true);
+      }
+    } finally {
+      await lazy.close();
     }
   });
 

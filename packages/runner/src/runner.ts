@@ -15,7 +15,7 @@ import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel
 import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
-import { ensureTaskDataDir } from './task-data-dir.js';
+import { TaskDataDir, taskDataDirPath } from './task-data-dir.js';
 import { releaseTaskDataDir } from './task-data-lifecycle.js';
 import { startThread } from './thread-execution.js';
 import { createThreadPool } from './thread-pool.js';
@@ -133,7 +133,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
     let execution: Execution | undefined;
     let leasedRefs: { handles: ResourceHandle[]; release(): void } | undefined;
-    let taskDataDir: string | undefined;
+    let taskDataDir: TaskDataDir | undefined;
     try {
       const outcome = await runLeased(lease.handler);
       return execution === undefined ? outcome : { ...outcome, settled: execution.finished };
@@ -145,7 +145,10 @@ export function createRunner(options: RunnerOptions): Runner {
       const releaseAll = (): void => {
         lease.release();
         leasedRefs?.release();
-        if (taskDataDir !== undefined) void releaseTaskDataDir(taskDataDir, logger);
+        // Only a folder that may exist: made by an inline read, or perhaps by the thread (which does not say).
+        if (taskDataDir !== undefined && (taskDataDir.created || execMode === 'thread')) {
+          void releaseTaskDataDir(taskDataDir.path, logger);
+        }
       };
       if (execution === undefined) releaseAll();
       else void execution.finished.then(releaseAll);
@@ -167,9 +170,10 @@ export function createRunner(options: RunnerOptions): Runner {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RESOURCE_MISSING));
       }
 
-      let dataDir: string;
+      // Created when the handler first reads ctx.dataDir, not here: most handlers never do.
+      let dataDir: TaskDataDir;
       try {
-        dataDir = await ensureTaskDataDir(options.dataDir, dispatch.run_id, dispatch.task_id);
+        dataDir = new TaskDataDir(taskDataDirPath(options.dataDir, dispatch.run_id, dispatch.task_id));
         taskDataDir = dataDir;
       } catch (error) {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
@@ -185,7 +189,7 @@ export function createRunner(options: RunnerOptions): Runner {
         packageVersion: dispatch.package_version,
         params: dispatch.parameters,
         tenant: task.tenant,
-        dataDir,
+        dataDir: dataDir.path,
         hostNodeId: dispatch.host_node_id,
         middlewareChain: dispatch.middleware_chain ?? [],
         chainIndex: dispatch.chain_index,
@@ -198,6 +202,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const env = {
         handler,
         context,
+        dataDir,
         logger,
         feedback,
         next: (call: Parameters<RunTask['next']>[0]) =>

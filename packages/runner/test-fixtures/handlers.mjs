@@ -1,6 +1,7 @@
 // Handlers for the runner's tests. Each export is one node handler; the
 // tests point RegisteredHandler.modulePath at this file so worker threads
 // load the very same functions.
+import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -253,4 +254,11 @@ export async function usesResources(ctx) {
     listed: listed.map((r) => r.resourceId).sort(),
     missing,
   };
+}
+
+/** Sync twin of writesData, so it runs in a thread under `auto`. */
+export function writesDataSync(ctx) {
+  const file = join(ctx.dataDir, 'out.txt');
+  writeFileSync(file, 'data');
+  return { file };
 }
