@@ -1,7 +1,7 @@
 import type { AstraError, Logger } from '@astraflow/protocol';
 import type { ResolvedHandler } from './handler-resolver.js';
 import type { TaskDataDir } from './task-data-dir.js';
-import type { FeedbackChannel } from './feedback-channel.js';
+import type { TaskFeedback } from './lazy-feedback.js';
 import type { NormalizedResult } from './normalize-result.js';
 import type { HandlerResources } from './resource-registry.js';
 import type { HandlerContext, NextCall } from './types.js';
@@ -36,7 +36,7 @@ export interface ExecutionEnv {
   context: ContextData;
   dataDir: TaskDataDir;
   logger: Logger;
-  feedback: FeedbackChannel;
+  feedback: TaskFeedback;
   next(call: NextCall): Promise<Record<string, unknown>>;
   resources: HandlerResources;
 }

@@ -13,7 +13,10 @@ import type { HandlerContext } from './types.js';
  */
 export function startInline(env: ExecutionEnv): Execution {
   const { handler, feedback } = env;
-  const controller = new AbortController();
+  // ctx.signal is made when the handler first reads it (most never do); an abort before that
+  // is remembered, so the signal it gets is already aborted with the same reason.
+  let controller: AbortController | undefined;
+  let abortedWith: { reason: AstraError } | undefined;
   const fn = handler.fn as ((ctx: HandlerContext) => unknown) | undefined;
   if (fn === undefined) {
     const error = new AstraError(ErrorCode.RUNNER_FAILURE, `${handler.nodeType} has no loaded handler`);
@@ -29,7 +32,13 @@ export function startInline(env: ExecutionEnv): Execution {
     get dataDir(): string {
       return env.dataDir.ensure();
     },
-    signal: controller.signal,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortedWith !== undefined) controller.abort(abortedWith.reason);
+      }
+      return controller.signal;
+    },
     logger: env.logger,
     // Only the handler-facing methods: the handler must not flush or close its own channel.
     feedback: {
@@ -59,6 +68,9 @@ export function startInline(env: ExecutionEnv): Execution {
       () => undefined,
       () => undefined,
     ),
-    abort: (reason) => controller.abort(reason),
+    abort: (reason) => {
+      abortedWith ??= { reason };
+      controller?.abort(reason);
+    },
   };
 }

@@ -12,6 +12,8 @@ import type { ExecErrorPayload, ExecMode, ExecResultPayload } from '@astraflow/p
 import type { HandlerLease, ResolvedHandler } from './handler-resolver.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
 import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
+import { LazyFeedbackChannel } from './lazy-feedback.js';
+import { createLazyChildLogger } from './lazy-logger.js';
 import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
@@ -81,7 +83,8 @@ export function createRunner(options: RunnerOptions): Runner {
   async function runTask(task: RunTask): Promise<RunOutcome> {
     const started = performance.now();
     const dispatch = task.dispatch;
-    const logger = (task.logger ?? baseLogger).child({
+    // Made on the first line written at an enabled level: most tasks write none.
+    const logger = createLazyChildLogger(task.logger ?? baseLogger, {
       run_id: dispatch.run_id,
       task_id: dispatch.task_id,
       node_id: dispatch.node_id,
@@ -179,7 +182,10 @@ export function createRunner(options: RunnerOptions): Runner {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
       }
 
-      const feedback = createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...feedbackLimits });
+      // Made on the handler's first feedback call: most handlers send none.
+      const feedback = new LazyFeedbackChannel(() =>
+        createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...feedbackLimits }),
+      );
       const context: ContextData = {
         runId: dispatch.run_id,
         taskId: dispatch.task_id,
