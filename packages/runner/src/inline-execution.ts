@@ -27,11 +27,29 @@ export function startInline(env: ExecutionEnv): Execution {
       abort: () => {},
     };
   }
+  const data = env.context;
+  let feedbackView: HandlerContext['feedback'] | undefined;
+  // Fields listed one by one (no spread) so every ctx shares one shape; the parts most handlers
+  // never touch (folder, signal, feedback view) are made on first read.
   const ctx: HandlerContext = {
-    ...env.context,
+    runId: data.runId,
+    taskId: data.taskId,
+    nodeId: data.nodeId,
+    nodeType: data.nodeType,
+    packageName: data.packageName,
+    packageVersion: data.packageVersion,
+    params: data.params,
+    tenant: data.tenant,
     get dataDir(): string {
       return env.dataDir.ensure();
     },
+    hostNodeId: data.hostNodeId,
+    middlewareChain: data.middlewareChain,
+    chainIndex: data.chainIndex,
+    metadata: data.metadata,
+    resourceRefs: data.resourceRefs,
+    leasedResources: data.leasedResources,
+    workerName: data.workerName,
     get signal(): AbortSignal {
       if (controller === undefined) {
         controller = new AbortController();
@@ -41,10 +59,12 @@ export function startInline(env: ExecutionEnv): Execution {
     },
     logger: env.logger,
     // Only the handler-facing methods: the handler must not flush or close its own channel.
-    feedback: {
-      send: (body) => feedback.send(body),
-      sendNowait: (body) => feedback.sendNowait(body),
-      emitText: (text, channel) => feedback.emitText(text, channel),
+    get feedback(): HandlerContext['feedback'] {
+      return (feedbackView ??= {
+        send: (body) => feedback.send(body),
+        sendNowait: (body) => feedback.sendNowait(body),
+        emitText: (text, channel) => feedback.emitText(text, channel),
+      });
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
     resources: env.resources,
