@@ -60,11 +60,12 @@ export function startInline(env: ExecutionEnv): Execution {
     logger: env.logger,
     // Only the handler-facing methods: the handler must not flush or close its own channel.
     get feedback(): HandlerContext['feedback'] {
-      return (feedbackView ??= {
+      feedbackView ??= {
         send: (body) => feedback.send(body),
         sendNowait: (body) => feedback.sendNowait(body),
         emitText: (text, channel) => feedback.emitText(text, channel),
-      });
+      };
+      return feedbackView;
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
     resources: env.resources,
