@@ -1,7 +1,7 @@
 // Handlers for the runner's tests. Each export is one node handler; the
 // tests point RegisteredHandler.modulePath at this file so worker threads
 // load the very same functions.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -261,4 +261,14 @@ export function writesDataSync(ctx) {
   const file = join(ctx.dataDir, 'out.txt');
   writeFileSync(file, 'data');
   return { file };
+}
+
+/** Reports whether params.path exists, without reading ctx.dataDir (async: inline under `auto`). */
+export async function folderExists(ctx) {
+  return { existed: existsSync(ctx.params.path) };
+}
+
+/** Sync twin of folderExists, so it runs in a thread under `auto`. */
+export function folderExistsSync(ctx) {
+  return { existed: existsSync(ctx.params.path) };
 }
