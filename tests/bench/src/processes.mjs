@@ -6,6 +6,7 @@ import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 import { startSchedulerPeer } from './scheduler-peer.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -28,6 +29,37 @@ export async function cpuTimeOf(pid) {
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * Heap of another Node process after a full GC, through the inspector
+ * protocol (the child runs with --inspect on loopback): the figure RSS
+ * cannot give, since RSS also holds garbage not yet collected.
+ */
+export async function heapAfterGc(inspectorUrl) {
+  const ws = new WebSocket(inspectorUrl);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  let id = 0;
+  const call = (method, params = {}) =>
+    new Promise((resolve) => {
+      const mine = ++id;
+      const onMessage = (data) => {
+        const message = JSON.parse(String(data));
+        if (message.id !== mine) return;
+        ws.off('message', onMessage);
+        resolve(message.result);
+      };
+      ws.on('message', onMessage);
+      ws.send(JSON.stringify({ id: mine, method, params }));
+    });
+  await call('HeapProfiler.collectGarbage');
+  await call('HeapProfiler.collectGarbage');
+  const result = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+  ws.close();
+  return result.result.value;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,7 +95,7 @@ async function preparePackages(dir) {
  * `readyMs` is process start to session accept; `atReady` the child's memory
  * a moment after it went READY.
  */
-export async function startWorkerProcess({ settings = {}, cpuProfDir } = {}) {
+export async function startWorkerProcess({ settings = {}, cpuProfDir, inspect = false } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'astra-bench-'));
   const peer = await startSchedulerPeer();
   const env = {
@@ -78,10 +110,24 @@ export async function startWorkerProcess({ settings = {}, cpuProfDir } = {}) {
     ASTRA_WORKER_CONCURRENCY_MAX_PARALLEL: '64',
   };
   for (const [key, value] of Object.entries(settings)) env[`ASTRA_WORKER_${key.toUpperCase()}`] = String(value);
-  const args = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, WORKER_BIN] : [WORKER_BIN];
+  const args = [
+    ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
+    WORKER_BIN,
+  ];
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const watched = watch(child, 'astraflow-worker');
+  const inspectorUrl = inspect
+    ? new Promise((resolve) => {
+        let text = '';
+        child.stderr.on('data', (chunk) => {
+          text += chunk;
+          const match = /Debugger listening on (ws:\/\/\S+)/.exec(text);
+          if (match) resolve(match[1]);
+        });
+      })
+    : undefined;
   try {
     await Promise.race([peer.whenReady(), watched.failedEarly]);
   } catch (err) {
@@ -101,6 +147,8 @@ export async function startWorkerProcess({ settings = {}, cpuProfDir } = {}) {
     atReady,
     memory: () => memoryOf(child.pid),
     cpuTime: () => cpuTimeOf(child.pid),
+    /** Heap used after a full GC, in bytes (only with `inspect`). */
+    heapAfterGc: async () => heapAfterGc(await inspectorUrl),
     async stop() {
       child.kill('SIGTERM');
       const { code } = await Promise.race([watched.exited, sleep(10_000).then(() => ({ code: 'timeout' }))]);
