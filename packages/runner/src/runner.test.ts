@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AstraError } from '@astraflow/protocol';
 import type { ExecDispatchPayload } from '@astraflow/protocol';
 import type { ResolvedHandler } from './handler-resolver.js';
@@ -346,10 +347,12 @@ describe('createRunner: failures', () => {
         const result = expectResult(await lazy.run({ ...task, dispatch: dispatchFor(node, { path: dir }, { run_id: 'lazy', task_id: node }) }));
         expect(result.payload.result, node).toEqual({ existed: false });
       }
-      // One that reads it finds it there and can write into it.
+      // One that reads it finds it there and can write into it; the folder goes when the task ends
+      // (a thread reports that it made one, so the main thread knows to remove it).
       for (const node of ['writesData', 'writesDataSync']) {
         const result = expectResult(await lazy.run({ ...task, dispatch: dispatchFor(node, {}, { run_id: 'lazy', task_id: node }) }));
         expect(result.payload.result.file, node).toBe(path.join(taskDataDirPath(root, 'lazy', node), 'out.txt'));
+        await vi.waitFor(() => expect(existsSync(taskDataDirPath(root, 'lazy', node)), node).toBe(false), { timeout: 3000 });
       }
     } finally {
       await lazy.close();

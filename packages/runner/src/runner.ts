@@ -139,6 +139,7 @@ export function createRunner(options: RunnerOptions): Runner {
     let execution: Execution | undefined;
     let leasedRefs: { handles: ResourceHandle[]; release(): void } | undefined;
     let taskDataDir: TaskDataDir | undefined;
+    let abortedRun = false;
     try {
       const outcome = await runLeased(lease.handler);
       return execution === undefined ? outcome : { ...outcome, settled: execution.finished };
@@ -150,8 +151,9 @@ export function createRunner(options: RunnerOptions): Runner {
       const releaseAll = (): void => {
         lease.release();
         leasedRefs?.release();
-        // Only a folder that may exist: made by an inline read, or perhaps by the thread (which does not say).
-        if (taskDataDir !== undefined && (taskDataDir.created || execMode === 'thread')) {
+        // Only a folder that may exist: made inline or reported by the thread; an aborted thread
+        // (possibly terminated before its report arrived) is cleaned up regardless.
+        if (taskDataDir !== undefined && (taskDataDir.created || (execMode === 'thread' && abortedRun))) {
           void releaseTaskDataDir(taskDataDir.path, logger);
         }
       };
@@ -226,6 +228,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const abort = (error: AstraError, stage: FailureStage, details?: Record<string, unknown>): void => {
         if (decided) return;
         decided = true;
+        abortedRun = true;
         execution?.abort(error);
         onAborted(details === undefined ? { aborted: error, stage } : { aborted: error, stage, details });
       };

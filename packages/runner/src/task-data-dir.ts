@@ -66,9 +66,20 @@ export class TaskDataDir {
   readonly path: string;
   #created = false;
 
-  /** `path` as {@link taskDataDirPath} made it (the thread side gets it from the main thread). */
-  constructor(path: string) {
+  readonly #onCreated: (() => void) | undefined;
+
+  /**
+   * `path` as {@link taskDataDirPath} made it (the thread side gets it from the main thread);
+   * `onCreated` runs once when this object creates the folder (a thread tells the main thread).
+   */
+  constructor(path: string, onCreated?: () => void) {
     this.path = path;
+    this.#onCreated = onCreated;
+  }
+
+  /** Records that the folder was created elsewhere (by the task's thread). */
+  markCreated(): void {
+    this.#created = true;
   }
 
   /** True once the folder was created (by this object). */
@@ -85,6 +96,7 @@ export class TaskDataDir {
       throw createFailure(this.path, error);
     }
     this.#created = true;
+    this.#onCreated?.();
     return this.path;
   }
 }

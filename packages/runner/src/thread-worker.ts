@@ -150,7 +150,8 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
   const data = task.context;
   const post = (message: ThreadToMain): void => bridge.post(message);
   const logger = createPortLogger(post, new Set<LogLevel>(data.logLevels));
-  const dataDir = new TaskDataDir(data.dataDir);
+  // The main thread removes the folder at task end only if it was made: tell it when it is.
+  const dataDir = new TaskDataDir(data.dataDir, () => post({ t: 'data-dir' }));
   return {
     runId: data.runId,
     taskId: data.taskId,
