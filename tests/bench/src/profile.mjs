@@ -21,7 +21,7 @@ const payload = () => ({
   run_id: 'prof', task_id: `t${++n}`, node_id: 'n', node_type: nodeType, package_name: 'bench',
   package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
 });
-const worker = await startWorkerProcess({ cpuProfDir: dir });
+const worker = await startWorkerProcess({ cpuProfDir: dir, settings: JSON.parse(process.env.BENCH_SETTINGS ?? '{}') });
 const cpu0 = await worker.cpuTime();
 const run = await worker.peer.run({ count, concurrency, payload });
 const cpuUs = ((await worker.cpuTime()) - cpu0) * 1000 / count;
