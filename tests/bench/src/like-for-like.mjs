@@ -61,7 +61,7 @@ export async function benchLikeForLike() {
   readyTimes.push(worker.readyMs);
   const readyRss = worker.atReady.rss;
   try {
-    // First thread task after start-up, before anything else ran (WORKER.md: thread mode ready when needed).
+    // First thread task after start-up, before anything else ran: thread mode must be ready when needed.
     await sleep(500);
     const firstTimes = [];
     for (let i = 0; i < 21; i++) firstTimes.push((await worker.peer.run({ count: 1, concurrency: 1, payload: ECHO_SYNC })).p50);
