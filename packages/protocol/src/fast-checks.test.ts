@@ -12,7 +12,7 @@ const oracle = createAjvOracle();
 const resolveRef = createRefResolver(() => {
   throw new Error('no $ref outside the payload schemas of the hot path');
 });
-const HOT: KnownFrameType[] = [FrameType.ACK, FrameType.EXEC_DISPATCH, FrameType.EXEC_RESULT];
+const HOT: KnownFrameType[] = [FrameType.ACK, FrameType.EXEC_DISPATCH, FrameType.EXEC_RESULT, FrameType.EXEC_FEEDBACK];
 
 /** Every hand-written and schema-derived case of `type`, as [name, value]. */
 function corpus(type: KnownFrameType): [string, unknown][] {

@@ -177,10 +177,63 @@ function resultPayloadIsValid(p: Record<string, unknown>): boolean {
   return isNonEmpty(p.run_id) && isNonEmpty(p.task_id) && STATUSES.has(p.status) && isPlainObject(p.result);
 }
 
+const CHANNELS: ReadonlySet<unknown> = new Set(['stdout', 'stderr', 'log', 'llm', 'metric', 'custom']);
+
+function chunkIsValid(chunk: unknown): boolean {
+  if (!isPlainObject(chunk) || !CHANNELS.has(chunk.channel)) return false;
+  for (const key in chunk) {
+    const v = chunk[key];
+    switch (key) {
+      case 'channel':
+        break;
+      case 'index':
+        if (v !== undefined && !isIntMin(v, 0)) return false;
+        break;
+      case 'text':
+      case 'mime_type':
+      case 'data_base64':
+        if (v !== undefined && typeof v !== 'string') return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/** Feedback with progress, message and text chunks; metrics, metadata and chunk metadata go to the schema. */
+function feedbackPayloadIsValid(p: Record<string, unknown>): boolean {
+  for (const key in p) {
+    const v = p[key];
+    switch (key) {
+      case 'run_id':
+      case 'task_id':
+        if (!isNonEmpty(v)) return false;
+        break;
+      case 'stage':
+        if (v !== undefined && !isNonEmpty(v)) return false;
+        break;
+      case 'progress':
+        if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) return false;
+        break;
+      case 'message':
+        if (v !== undefined && typeof v !== 'string') return false;
+        break;
+      case 'chunks':
+        if (v !== undefined && (!Array.isArray(v) || !v.every(chunkIsValid))) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return isNonEmpty(p.run_id) && isNonEmpty(p.task_id);
+}
+
 const PAYLOAD_CHECKS: Readonly<Record<string, (payload: Record<string, unknown>) => boolean>> = {
   [FrameType.ACK]: ackPayloadIsValid,
   [FrameType.EXEC_DISPATCH]: dispatchPayloadIsValid,
   [FrameType.EXEC_RESULT]: resultPayloadIsValid,
+  [FrameType.EXEC_FEEDBACK]: feedbackPayloadIsValid,
 };
 
 /**
