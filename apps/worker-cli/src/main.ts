@@ -10,7 +10,15 @@ import {
   type Transport,
   errorMessage,
 } from '@astraflow/protocol';
-import { createLogger, scrubSecretEnv, setup, type Watchdog, type WatchdogOptions, type Worker } from '@astraflow/worker';
+import {
+  createLogger,
+  scrubSecretEnv,
+  setup,
+  type RunningTask,
+  type Watchdog,
+  type WatchdogOptions,
+  type Worker,
+} from '@astraflow/worker';
 import { USAGE, parseCliArgs } from './cli-args.js';
 import { PACKAGE_COMMANDS } from './package-command-names.js';
 
@@ -194,14 +202,17 @@ export async function main(io: MainIo): Promise<void> {
         onError: (err) => logger.error({ err: err.message }, 'watchdog thread failed; the event loop is no longer watched'),
       });
     }
-    const onRunningTasksChange = watchdog ? watchdog.setRunningTasks.bind(watchdog) : undefined;
+    // One shared-memory write per task start and end (no message to the watchdog thread per task).
+    const runningTasks = watchdog
+      ? { started: (task: RunningTask) => watchdog?.taskStarted(task), ended: (task: RunningTask) => watchdog?.taskEnded(task) }
+      : undefined;
     try {
       const transport = await dummyTransportFor(settings, logger);
       worker = await setup({
         settings,
         logger,
         ...(transport ? { transport } : {}),
-        ...(onRunningTasksChange ? { onRunningTasksChange } : {}),
+        ...(runningTasks ? { runningTasks } : {}),
       });
     } catch (err) {
       fatalLine(io, err, secret);

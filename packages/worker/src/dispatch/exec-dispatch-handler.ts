@@ -74,6 +74,15 @@ export interface ExecDispatchHandlerOptions {
   refuses?(frame: Frame): boolean | Promise<boolean>;
   /** Called with every running task whenever a handler starts or ends (the watchdog names them). */
   onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
+  /** Told of each task that starts and ends (O(1) per task; preferred over `onRunningTasksChange`). */
+  runningTasks?: RunningTaskObserver;
+}
+
+/** Follows the running tasks one start and one end at a time (e.g. the watchdog). */
+export interface RunningTaskObserver {
+  /** A handler started; `task` is the same object {@link RunningTaskObserver.ended} later gets. */
+  started(task: RunningTask): void;
+  ended(task: RunningTask): void;
 }
 
 /** A task whose handler is running. */
@@ -300,6 +309,7 @@ export class ExecDispatchHandler implements RouteHandler {
     this.#running++;
     const runningTask: RunningTask = { task_id: dispatch.task_id, run_id: dispatch.run_id, node_type: dispatch.node_type };
     this.#runningTasks.add(runningTask);
+    this.#o.runningTasks?.started(runningTask);
     this.#o.onRunningTasksChange?.([...this.#runningTasks]);
     this.#metrics.taskStarted(dispatch.node_type);
     const started = performance.now();
@@ -369,6 +379,7 @@ export class ExecDispatchHandler implements RouteHandler {
       taskEnded?.abort();
       this.#running--;
       this.#runningTasks.delete(runningTask);
+      this.#o.runningTasks?.ended(runningTask);
       this.#o.onRunningTasksChange?.([...this.#runningTasks]);
     }
   }
