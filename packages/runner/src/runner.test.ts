@@ -620,12 +620,23 @@ describe('createRunner: threads and lifecycle', () => {
   });
 
   it('ends a task still waiting for a thread after startTimeoutMs as overloaded, without running it', async () => {
-    const local = createFixtureResolver([await fixtureHandler('busy', { execMode: 'thread' })]);
+    const local = createFixtureResolver([
+      await fixtureHandler('busy', { execMode: 'thread' }),
+      await fixtureHandler('busyAnnounced', { execMode: 'thread' }),
+    ]);
     const pooled = createRunner({ resolver: local, dataDir: dataRoot, threads: { maxThreads: 1 } });
     try {
       const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}) };
-      // The first may take its time to get the (cold) thread; the second must not wait 150 ms behind it.
-      const first = pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 700 }) });
+      // The first may take its time to get the (cold) thread; the second is submitted only once the
+      // first holds it (its feedback says so), and must not wait 150 ms behind it.
+      let holding!: () => void;
+      const holds = new Promise<void>((resolve) => (holding = resolve));
+      const first = pooled.run({
+        ...task,
+        emitFeedback: async () => holding(),
+        dispatch: dispatchFor('busyAnnounced', { ms: 700 }),
+      });
+      await holds;
       const second = await pooled.run({ ...task, startTimeoutMs: 150, dispatch: dispatchFor('busy', { ms: 10 }) });
       const { payload } = expectError(second);
       expect(payload.code).toBe('E.RUNNER.CANCELLED');

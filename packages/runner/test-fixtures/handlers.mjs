@@ -118,6 +118,12 @@ export function busy(ctx) {
   return { spins: spin(ctx.params.ms), thread: isMainThread ? 'main' : 'worker' };
 }
 
+/** Says it started (feedback), then spins like {@link busy}: lets a test wait until it holds its thread. */
+export function busyAnnounced(ctx) {
+  ctx.feedback.sendNowait({ stage: 'started' });
+  return busy(ctx);
+}
+
 /** A busy loop that never looks at its signal and never ends. */
 export function busyForever() {
   for (;;) {
