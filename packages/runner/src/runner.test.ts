@@ -578,7 +578,9 @@ describe('createRunner: threads and lifecycle', () => {
     } finally {
       clearInterval(timer);
     }
-    expect(maxGap).toBeLessThan(100);
+    // A handler blocking this loop would leave a gap of its whole 500 ms; the margin below that
+    // absorbs a loaded machine's scheduling hiccups.
+    expect(maxGap).toBeLessThan(250);
   });
 
   it('releases every lease it took', async () => {
