@@ -13,7 +13,7 @@ import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner } from '@astraflow/runner';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { compileWorkerOptions, type WorkerOptions } from './compile-options.js';
-import { ExecDispatchHandler, type Answer, type RunningTask } from './dispatch/exec-dispatch-handler.js';
+import { ExecDispatchHandler, type Answer, type RunningTask, type RunningTaskObserver } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
 import { RouteTable } from './dispatch/route-table.js';
@@ -56,6 +56,8 @@ export interface SetupOptions {
   outboxStore?: OutboxStore;
   /** Called with every running task whenever a handler starts or ends (e.g. for a watchdog). */
   onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
+  /** Told of each task that starts and ends, O(1) per task (the CLI's watchdog uses this). */
+  runningTasks?: RunningTaskObserver;
 }
 
 /**
@@ -146,6 +148,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     logger,
     load,
     ...(options.onRunningTasksChange ? { onRunningTasksChange: options.onRunningTasksChange } : {}),
+    ...(options.runningTasks ? { runningTasks: options.runningTasks } : {}),
   });
   const pkg = createPackageCommandHandlers({
     packages,

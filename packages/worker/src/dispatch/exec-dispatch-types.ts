@@ -56,6 +56,15 @@ export interface ExecDispatchHandlerOptions {
   refuses?(frame: Frame): boolean | Promise<boolean>;
   /** Called with every running task whenever a handler starts or ends (the watchdog names them). */
   onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
+  /** Told of each task that starts and ends (O(1) per task; preferred over `onRunningTasksChange`). */
+  runningTasks?: RunningTaskObserver;
+}
+
+/** Follows the running tasks one start and one end at a time (e.g. the watchdog). */
+export interface RunningTaskObserver {
+  /** A handler started; `task` is the same object {@link RunningTaskObserver.ended} later gets. */
+  started(task: RunningTask): void;
+  ended(task: RunningTask): void;
 }
 
 /** A task whose handler is running. */

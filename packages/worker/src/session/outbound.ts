@@ -20,6 +20,8 @@ interface OutboxItem {
   id: string;
   /** Built and validated once, at `send()`; numbering and the sender id are added when it enters the window. */
   frame: Frame;
+  /** `JSON.stringify(frame)`, made for the size check at `send()`. */
+  text?: string;
   sent?: (receipt: OutboundReceipt) => void;
   /** Fails the `send()` promise of a frame still queued when the session closes. */
   unsent?: (err: AstraError) => void;
@@ -40,7 +42,7 @@ const NUMBERING_ROOM_BYTES = 256;
 export class OutboundStream {
   readonly #link: SessionLink;
   readonly #config: CompiledSessionConfig;
-  readonly #window: SendWindow<{ frame: Frame; item: OutboxItem }>;
+  readonly #window: SendWindow<{ frame: Frame; item: OutboxItem; text: string }>;
   readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout; sentAt: number }>();
   readonly #queue: OutboxItem[] = [];
   #flushWaiters: Array<() => void> = [];
@@ -87,10 +89,12 @@ export class OutboundStream {
       ...(options.seq !== undefined ? { seq: options.seq } : {}),
       ...(options.ackRequest ? { ackRequest: true } : {}),
     });
-    const tooLarge = this.#checkSize(frame);
+    // Serialised once: the size check measures the text the pump then sends (numbered in place).
+    const text = JSON.stringify(frame);
+    const tooLarge = this.#checkSize(frame, text);
     if (tooLarge) return Promise.reject(tooLarge);
     return new Promise<OutboundReceipt>((resolve, reject) => {
-      this.#queue.push({ id: frame.id, frame, sent: resolve, unsent: reject, ack: deferred() });
+      this.#queue.push({ id: frame.id, frame, text, sent: resolve, unsent: reject, ack: deferred() });
       this.pump();
     });
   }
@@ -99,12 +103,16 @@ export class OutboundStream {
   pump(): void {
     while (this.#link.isOpen() && this.#queue.length > 0 && this.#window.hasCredit) {
       const item = this.#queue.shift() as OutboxItem;
-      const entry = this.#window.push(item.id, (seq) => ({
-        item,
+      const entry = this.#window.push(item.id, (seq) => {
+        const sender = this.#link.sender();
         // The sender id may have changed since send() (adopted instance id); both fields stay schema-valid.
-        frame: { ...item.frame, sender: this.#link.sender(), session_seq: seq },
-      }));
-      void this.#link.transmit(entry.item.frame);
+        const frame = { ...item.frame, sender, session_seq: seq };
+        // The text made at send() gets its number in front ("session_seq" is a new key there), unless the sender changed.
+        const reuse = item.text !== undefined && item.frame.sender.id === sender.id && item.frame.session_seq === undefined;
+        const text = reuse ? `{"session_seq":${seq},${(item.text as string).slice(1)}` : JSON.stringify(frame);
+        return { item, frame, text };
+      });
+      void this.#link.transmit(entry.item.frame, entry.item.text);
       this.#scheduleRetransmit(entry.seq, 0);
       item.sent?.({ frame: entry.item.frame, acked: item.ack.promise });
       item.sent = undefined;
@@ -153,7 +161,7 @@ export class OutboundStream {
     for (const entry of this.#window.pending()) {
       this.#link.log.debug({ session_seq: entry.seq, id: entry.id }, 'retransmitting after resume');
       this.#link.stats.retransmissions++;
-      void this.#link.transmit(entry.item.frame);
+      void this.#link.transmit(entry.item.frame, entry.item.text);
       this.#scheduleRetransmit(entry.seq, 0);
     }
   }
@@ -213,9 +221,9 @@ export class OutboundStream {
    * sent: the scheduler would close the link, and a resume would send it
    * again, forever.
    */
-  #checkSize(frame: Frame): AstraError | undefined {
+  #checkSize(frame: Frame, text: string): AstraError | undefined {
     const limit = this.#config.maxOutboundFrameBytes;
-    const bytes = Buffer.byteLength(JSON.stringify(frame), 'utf8') + NUMBERING_ROOM_BYTES;
+    const bytes = Buffer.byteLength(text, 'utf8') + NUMBERING_ROOM_BYTES;
     if (bytes <= limit) return undefined;
     this.#link.stats.outboundTooLarge++;
     return new AstraError(ErrorCode.FRAME_TOO_LARGE, `${frame.type} frame too large (${bytes} bytes, limit ${limit})`, {
@@ -243,7 +251,7 @@ export class OutboundStream {
     }
     this.#link.stats.retransmissions++;
     this.#link.log.debug({ session_seq: seq, id: entry.id, attempt: attempts + 1 }, 'retransmitting unacked frame');
-    void this.#link.transmit(entry.item.frame);
+    void this.#link.transmit(entry.item.frame, entry.item.text);
     this.#scheduleRetransmit(seq, attempts + 1);
   }
 

@@ -152,8 +152,8 @@ export interface SessionEvents {
  * call back into one another.
  */
 export interface SessionLink {
-  /** Sends a frame on the current connection; a no-op without one. Never rejects. */
-  transmit(frame: Frame): Promise<void>;
+  /** Sends a frame on the current connection (`text`: its JSON, when already made); a no-op without one. Never rejects. */
+  transmit(frame: Frame, text?: string): Promise<void>;
   /** Builds a session (`control.*`) frame from this worker. */
   control<T extends string>(
     type: T,

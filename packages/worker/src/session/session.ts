@@ -421,7 +421,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** What the parts may do with the wire (see {@link SessionLink}). */
   #link(): SessionLink {
     return {
-      transmit: (frame) => this.#wire.transmit(frame),
+      transmit: (frame, text) => this.#wire.transmit(frame, text),
       control: (type, payload, ackRequest, extra) => this.#control(type, payload, ackRequest, extra),
       sender: () => this.#sender(),
       isOpen: () => isOpenState(this.#state) && this.#wire.current !== undefined,

@@ -87,14 +87,14 @@ export class Wire {
     conn.transport.close(code, reason);
   }
 
-  /** Sends a frame on the current connection; never rejects (a failed send shows up as a close). */
-  async transmit(frame: Frame): Promise<void> {
+  /** Sends a frame on the current connection (`text`: its JSON, when the caller has it); never rejects (a failed send shows up as a close). */
+  async transmit(frame: Frame, text?: string): Promise<void> {
     const conn = this.#conn;
     if (!conn?.transport.isOpen) return;
     if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame out');
     this.#stats.framesOut++;
     try {
-      await conn.transport.send(JSON.stringify(frame));
+      await conn.transport.send(text ?? JSON.stringify(frame));
     } catch (err) {
       // The close handler takes it from here; unacked frames are retransmitted later.
       this.#log.debug({ err, id: frame.id }, 'send failed');
