@@ -14,6 +14,7 @@ import type { RunOutcome } from '@astraflow/runner';
 import { noopTaskMetrics, type TaskMetrics } from '../metrics.js';
 import { ConcurrencyGuard } from './concurrency-guard.js';
 import { FailureCooldown } from './failure-cooldown.js';
+import { dedupeKey, isTooLarge, taskIds } from './dispatch-ids.js';
 import { dropRefusalReason, refusalDetails, type Refusal } from './refusal.js';
 import type { Answer, DispatchStats, ExecDispatchHandlerOptions, RunningTask } from './exec-dispatch-types.js';
 import type { DropReason, RouteContext, RouteHandler } from './route-handler.js';
@@ -169,7 +170,7 @@ export class ExecDispatchHandler implements RouteHandler {
    */
   restore(dispatch: { id: string; corr: string | null }, answer: Answer, frameId: string, acked: Promise<void>): void {
     const record: Seen & { state: 'answered' } = { state: 'answered', answer, frameId, acked: false };
-    this.#seen.set(`${dispatch.id}\u0000${dispatch.corr ?? ''}`, record);
+    this.#seen.set(dedupeKey(dispatch), record);
     acked.then(
       () => {
         record.acked = true;
@@ -372,11 +373,7 @@ export class ExecDispatchHandler implements RouteHandler {
   #answerError(frame: Frame, code: string, message: string, where: string, extra: Record<string, unknown> = {}): Promise<void> {
     const dispatch = frame.payload as Partial<ExecDispatchPayload>;
     const details = {
-      ...Object.fromEntries(
-        (['run_id', 'task_id', 'node_id'] as const)
-          .filter((k) => typeof dispatch[k] === 'string')
-          .map((k) => [k, dispatch[k]]),
-      ),
+      ...taskIds(dispatch),
       ...extra,
     };
     this.#log.info({ id: frame.id, task_id: dispatch.task_id, code, ...extra }, message);
@@ -436,11 +433,7 @@ export class ExecDispatchHandler implements RouteHandler {
             message: `result too large (${bytes} bytes, limit ${limit}); return big data as an artifact instead`,
             context: {
               where: 'dispatch.answer',
-              details: Object.fromEntries(
-                (['run_id', 'task_id', 'node_id'] as const)
-                  .filter((k) => typeof dispatch[k] === 'string')
-                  .map((k) => [k, dispatch[k]]),
-              ),
+              details: taskIds(dispatch),
             },
           },
         };
@@ -450,12 +443,4 @@ export class ExecDispatchHandler implements RouteHandler {
       this.#log.error({ err, id: frame.id }, 'could not send the answer to a dispatch');
     }
   }
-}
-
-function isTooLarge(err: unknown): err is AstraError {
-  return AstraError.isInstance(err) && err.code === ErrorCode.FRAME_TOO_LARGE;
-}
-
-function dedupeKey(frame: Frame): string {
-  return `${frame.id}\u0000${frame.corr ?? ''}`;
 }
