@@ -37,6 +37,21 @@ async function rssOf(pid) {
   return Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1]) * 1024;
 }
 
+/**
+ * RSS after a full GC, the lowest of three readings a second apart: between
+ * collections RSS swings by tens of MiB (new space, allocator arenas), which
+ * would drown a 5 MiB limit.
+ */
+async function settledRss(inspector, pid) {
+  const readings = [];
+  for (let i = 0; i < 3; i++) {
+    await inspector.call('HeapProfiler.collectGarbage');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    readings.push(await rssOf(pid));
+  }
+  return Math.min(...readings);
+}
+
 /** A Chrome DevTools Protocol client over the child's inspector WebSocket. */
 async function connectInspector(url) {
   const ws = new WebSocket(url, { maxPayload: 0 });
@@ -71,11 +86,11 @@ async function connectInspector(url) {
   };
 }
 
-/** Two full GCs, then the heap used as the child sees it (bytes). */
-async function gcAndHeapUsed(inspector) {
+/** Two full GCs, then `process.memoryUsage()` as the child sees it (bytes). */
+async function gcAndMemoryUsage(inspector) {
   await inspector.call('HeapProfiler.collectGarbage');
   await inspector.call('HeapProfiler.collectGarbage');
-  const used = await inspector.call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+  const used = await inspector.call('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true });
   return used.result.value;
 }
 
@@ -212,16 +227,24 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const inspector = await connectInspector(await inspectorUrl);
     const snapA = summarize(await takeSnapshot(inspector));
-    const heapA = await gcAndHeapUsed(inspector);
+    const memA = await gcAndMemoryUsage(inspector);
+    const heapA = memA.heapUsed;
     // RSS at READY is read after snapshot A, so the snapshot's own buffers count on both sides.
-    const rssReady = await rssOf(child.pid);
+    const rssReady = await settledRss(inspector, child.pid);
 
+    // RSS along the run tells a steady climb (a native leak) from an allocator settling once.
+    const rssSteps = [];
+    const step = Math.max(1, Math.floor(TASKS / 10));
     const started = performance.now();
-    await run(WARM_UP, TASKS);
+    for (let done = 0; done < TASKS; done += step) {
+      await run(WARM_UP + done, Math.min(step, TASKS - done));
+      rssSteps.push(await rssOf(child.pid));
+    }
     const seconds = (performance.now() - started) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const heapB = await gcAndHeapUsed(inspector);
-    const rssAfter = await rssOf(child.pid);
+    const memB = await gcAndMemoryUsage(inspector);
+    const heapB = memB.heapUsed;
+    const rssAfter = await settledRss(inspector, child.pid);
     const snapB = summarize(await takeSnapshot(inspector));
     inspector.close();
 
@@ -235,7 +258,9 @@ async function main() {
     console.log(`\nAstraFlow worker heap snapshot diff: ${TASKS} echo tasks after a ${WARM_UP}-task warm-up, ${INFLIGHT} in flight, exec mode ${EXEC_MODE}`);
     console.log(`  ${(TASKS / seconds).toFixed(0)} tasks/s; ${errors} of ${WARM_UP + TASKS} answers were errors`);
     console.log(`  RSS at session start ${MiB(rssAtSession)}; at READY (after warm-up and snapshot A) ${MiB(rssReady)}; after ${MiB(rssAfter)}  (growth ${MiB(rssAfter - rssReady)}, limit 5 MiB)`);
+    console.log(`  RSS every ${step} tasks (no GC forced): ${rssSteps.map((r) => (r / 2 ** 20).toFixed(1)).join(' ')} MiB`);
     console.log(`  heap used after full GC: A ${MiB(heapA)}, B ${MiB(heapB)}  (${((heapB - heapA) / TASKS).toFixed(2)} bytes/task)`);
+    console.log(`  heap total A ${MiB(memA.heapTotal)}, B ${MiB(memB.heapTotal)}; external A ${MiB(memA.external)}, B ${MiB(memB.external)}; array buffers A ${MiB(memA.arrayBuffers)}, B ${MiB(memB.arrayBuffers)}`);
     console.log(`  snapshot live size: A ${snapA.total} bytes (${snapA.nodeCount} objects), B ${snapB.total} bytes (${snapB.nodeCount} objects)`);
     console.log(`  growth per task (snapshot B - A) / ${TASKS}: ${perTask.toFixed(3)} bytes/task (limit ${BYTES_PER_TASK_LIMIT})`);
     console.log(`  task folders left in data_dir: ${left}`);
