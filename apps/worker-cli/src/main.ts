@@ -10,10 +10,17 @@ import {
   type Transport,
   errorMessage,
 } from '@astraflow/protocol';
-import { createLogger, scrubSecretEnv, setup, type Watchdog, type WatchdogOptions, type Worker } from '@astraflow/worker';
-import pretty from 'pino-pretty';
+import {
+  createLogger,
+  scrubSecretEnv,
+  setup,
+  type RunningTask,
+  type Watchdog,
+  type WatchdogOptions,
+  type Worker,
+} from '@astraflow/worker';
 import { USAGE, parseCliArgs } from './cli-args.js';
-import { PACKAGE_COMMANDS, runPackageTool } from './package-tool.js';
+import { PACKAGE_COMMANDS } from './package-command-names.js';
 
 /** Exit codes of `astraflow-worker`. */
 export const ExitCode = {
@@ -93,9 +100,15 @@ async function dummyTransportFor(settings: Settings, logger: Logger): Promise<Tr
   return createDummyTransport({ tenant: settings.tenant, logger });
 }
 
-function createProcessLogger(io: MainIo, settings: Settings, instanceId: () => string | undefined): Logger {
+async function createProcessLogger(
+  io: MainIo,
+  settings: Settings,
+  instanceId: () => string | undefined,
+): Promise<Logger> {
   const identity = { worker_name: settings.worker_name, tenant: settings.tenant, worker_instance_id: instanceId };
   if (io.stdout.isTTY) {
+    // Loaded only for a terminal: a worker logging JSON lines never pays for it.
+    const { build: pretty } = await import('pino-pretty');
     // Synchronous so the last lines before exit are not lost.
     const destination = pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: 1, sync: true });
     return createLogger({ level: settings.log_level, destination, secrets: [settings.auth_token], identity });
@@ -111,6 +124,8 @@ export async function main(io: MainIo): Promise<void> {
   const command = io.argv[0];
   if (command !== undefined && (PACKAGE_COMMANDS as readonly string[]).includes(command)) {
     try {
+      // Loaded on demand: the worker itself never needs ajv or tar for this.
+      const { runPackageTool } = await import('./package-tool.js');
       const { out, code } = await runPackageTool(io.argv, io.cwd);
       for (const line of out) io.stdout.write(`${line}\n`);
       return io.exit(code);
@@ -147,7 +162,7 @@ export async function main(io: MainIo): Promise<void> {
   // Listen before setup: a signal during start-up stops the worker as soon as it exists.
   let signals = 0;
   let worker: Worker | undefined;
-  const logger = createProcessLogger(io, settings, () => worker?.session.workerInstanceId ?? settings.worker_instance_id);
+  const logger = await createProcessLogger(io, settings, () => worker?.session.workerInstanceId ?? settings.worker_instance_id);
   for (const warning of warnings) logger.warn(warning);
   logger.info({ settings: redactSettings(settings) }, 'starting astraflow-worker');
 
@@ -187,14 +202,17 @@ export async function main(io: MainIo): Promise<void> {
         onError: (err) => logger.error({ err: err.message }, 'watchdog thread failed; the event loop is no longer watched'),
       });
     }
-    const onRunningTasksChange = watchdog ? watchdog.setRunningTasks.bind(watchdog) : undefined;
+    // One shared-memory write per task start and end (no message to the watchdog thread per task).
+    const runningTasks = watchdog
+      ? { started: (task: RunningTask) => watchdog?.taskStarted(task), ended: (task: RunningTask) => watchdog?.taskEnded(task) }
+      : undefined;
     try {
       const transport = await dummyTransportFor(settings, logger);
       worker = await setup({
         settings,
         logger,
         ...(transport ? { transport } : {}),
-        ...(onRunningTasksChange ? { onRunningTasksChange } : {}),
+        ...(runningTasks ? { runningTasks } : {}),
       });
     } catch (err) {
       fatalLine(io, err, secret);

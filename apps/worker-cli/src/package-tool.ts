@@ -8,8 +8,7 @@ import { inspectPackageFolder, type PackageInspection } from '@astraflow/registr
 import * as tar from 'tar';
 import { catalogProblems } from './catalog-schema.js';
 
-/** The package subcommands of `astraflow-worker`. */
-export const PACKAGE_COMMANDS = ['pack', 'validate'] as const;
+export { PACKAGE_COMMANDS } from './package-command-names.js';
 
 /** Fixed archive timestamp: the same folder always packs to the same bytes. */
 const FIXED_MTIME = new Date('2000-01-01T00:00:00.000Z');

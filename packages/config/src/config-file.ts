@@ -1,8 +1,13 @@
 import { errorMessage } from '@astraflow/protocol';
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
 import { configError } from './config-error.js';
+
+// The YAML parser (CommonJS under Node) is required only when a YAML file is read: most workers
+// are configured by environment and never pay for it (~8 MiB of RSS).
+const requireLazily = createRequire(import.meta.url);
+const loadYaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import('yaml');
 
 /** The default config file locations, first existing one wins (relative ones against the cwd). */
 export const defaultConfigPaths: readonly string[] = Object.freeze([
@@ -54,6 +59,7 @@ function parseContent(path: string, text: string): unknown {
   }
   // Warnings (unknown tags and such) are not fatal; errors are, and their
   // plain messages carry no source text, so no secret can leak through them.
+  const { parseDocument } = loadYaml();
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const first = document.errors[0];
   if (first !== undefined) {

@@ -13,11 +13,13 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 /** Encodes one operation as a self-checking journal record. */
 export function encodeOp(op: JournalOp): Buffer {
-  const body = Buffer.from(JSON.stringify(op), 'utf8');
-  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-  out.writeUInt32LE(body.length, 0);
-  out.writeUInt32LE(crc32(body), 4);
-  body.copy(out, HEADER_BYTES);
+  // The body is encoded straight into the record (one buffer per record, not two and a copy).
+  const text = JSON.stringify(op);
+  const length = Buffer.byteLength(text, 'utf8');
+  const out = Buffer.allocUnsafe(HEADER_BYTES + length);
+  out.write(text, HEADER_BYTES, 'utf8');
+  out.writeUInt32LE(length, 0);
+  out.writeUInt32LE(crc32(out.subarray(HEADER_BYTES)), 4);
   return out;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AstraError } from './astra-error.js';
 import { ErrorCode } from './error-codes.js';
+import { envelopeIsValid, payloadIsValid } from './fast-checks.js';
 import { isKnownFrameType, payloadSchemas, type Frame, type PayloadOf } from './payload-schemas.js';
 import { EnvelopeSchema, type Sender } from './schemas/envelope.js';
 
@@ -41,7 +42,8 @@ function describeIssues(error: z.ZodError, prefix: string): string {
  */
 export function buildFrame<T extends string>(type: T, payload: PayloadOf<T>, options: BuildFrameOptions): Frame<T> {
   let checked: unknown = payload;
-  if (isKnownFrameType(type)) {
+  // The hot-path types (acks, results) have a fast check that accepts only what the schema accepts.
+  if (isKnownFrameType(type) && !payloadIsValid(type, payload)) {
     const result = payloadSchemas[type].safeParse(payload);
     if (!result.success) {
       throw new AstraError(
@@ -71,8 +73,8 @@ export function buildFrame<T extends string>(type: T, payload: PayloadOf<T>, opt
     };
   }
   if (options.flags !== undefined) frame.flags = options.flags;
-  const envelope = EnvelopeSchema.safeParse(frame);
-  if (!envelope.success) {
+  const envelope = envelopeIsValid(frame) ? undefined : EnvelopeSchema.safeParse(frame);
+  if (envelope?.success === false) {
     throw new AstraError(
       ErrorCode.FRAME_INVALID,
       `refusing to send ${type} with an invalid envelope: ${describeIssues(envelope.error, '')}`,

@@ -30,6 +30,7 @@ export {
 } from './error-codes.js';
 export { FrameType, isControlType, isExtType, type KnownFrameType } from './frame-types.js';
 export { buildFrame, type BuildFrameOptions } from './build-frame.js';
+export { envelopeIsValid, payloadIsValid } from './fast-checks.js';
 export {
   parseFrame,
   type FrameError,

@@ -1,6 +1,7 @@
 import { errorMessage } from './error-message.js';
 import type { z } from 'zod';
 import { ErrorCode } from './error-codes.js';
+import { envelopeIsValid, payloadIsValid } from './fast-checks.js';
 import { isKnownFrameType, payloadSchemas, type Frame } from './payload-schemas.js';
 import { EnvelopeSchema } from './schemas/envelope.js';
 
@@ -53,8 +54,11 @@ function describe(issues: FrameIssue[]): string {
  */
 export function parseFrame(raw: unknown, options: ParseFrameOptions = {}): ParseFrameResult {
   let value: unknown = raw;
-  if (typeof raw === 'string' || raw instanceof Uint8Array) {
-    const size = typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.byteLength;
+  const ownsValue = typeof raw === 'string' || raw instanceof Uint8Array;
+  if (ownsValue) {
+    // A string of n UTF-16 units has at most 3n UTF-8 bytes: most frames need no byte count at all.
+    const size =
+      typeof raw !== 'string' ? raw.byteLength : options.maxBytes !== undefined && raw.length * 3 <= options.maxBytes ? 0 : Buffer.byteLength(raw, 'utf8');
     if (options.maxBytes !== undefined && size > options.maxBytes) {
       return {
         ok: false,
@@ -73,6 +77,12 @@ export function parseFrame(raw: unknown, options: ParseFrameOptions = {}): Parse
         error: { code: ErrorCode.FRAME_INVALID, stage: 'json', message: `not JSON: ${errorMessage(err)}` },
       };
     }
+  }
+  // Fast checks first (they accept only what the schemas accept); the schemas decide, and word, the rest.
+  // Only for a value parsed here: it is returned as is, where the schema path returns a copy.
+  if (ownsValue && envelopeIsValid(value)) {
+    const frame = value as Frame;
+    if (!isKnownFrameType(frame.type) || payloadIsValid(frame.type, frame.payload)) return { ok: true, frame };
   }
   const envelope = EnvelopeSchema.safeParse(value);
   if (!envelope.success) {

@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
+// The error part only: this module is what the import probe process loads, and zod would double its start.
+import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol/errors';
 import type { HandlerFunction } from './types.js';
 
 /** Options of {@link loadHandler}. */

@@ -13,7 +13,6 @@ import {
 } from '@astraflow/protocol';
 import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
-import { downloadArchive } from './download.js';
 import type { EntrypointLocation } from './entrypoint.js';
 import { createThreadExtractor } from './extract-in-thread.js';
 import { probeImports } from './import-probe.js';
@@ -308,6 +307,10 @@ class DefaultPackageManager implements PackageManager {
     log.debug({ url: redactUrl(url) }, 'installing package');
     try {
       await mkdir(staging);
+      // The HTTP client (undici, ~18 MiB) is loaded on the first install: a worker that only runs what it
+      // has never pays for it. The download uses an agent of its own, so whatever claimed the global
+      // dispatcher first (a handler's fetch()) does not matter.
+      const { downloadArchive } = await import('./download.js');
       const archive = join(staging, 'archive');
       const download = await downloadArchive({
         url,

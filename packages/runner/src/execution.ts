@@ -1,6 +1,7 @@
 import type { AstraError, Logger } from '@astraflow/protocol';
 import type { ResolvedHandler } from './handler-resolver.js';
-import type { FeedbackChannel } from './feedback-channel.js';
+import type { TaskDataDir } from './task-data-dir.js';
+import type { TaskFeedback } from './lazy-feedback.js';
 import type { NormalizedResult } from './normalize-result.js';
 import type { HandlerResources } from './resource-registry.js';
 import type { HandlerContext, NextCall } from './types.js';
@@ -31,9 +32,11 @@ export type ContextData = Omit<HandlerContext, 'signal' | 'logger' | 'feedback' 
 /** What both execution modes need to run one handler. */
 export interface ExecutionEnv {
   handler: ResolvedHandler;
+  /** `context.dataDir` is the path; `ctx.dataDir` creates the folder on first read through {@link ExecutionEnv.dataDir}. */
   context: ContextData;
+  dataDir: TaskDataDir;
   logger: Logger;
-  feedback: FeedbackChannel;
+  feedback: TaskFeedback;
   next(call: NextCall): Promise<Record<string, unknown>>;
   resources: HandlerResources;
 }

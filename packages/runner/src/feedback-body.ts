@@ -1,4 +1,4 @@
-import { AstraError, ErrorCode, ExecFeedbackPayloadSchema } from '@astraflow/protocol';
+import { AstraError, ErrorCode, ExecFeedbackPayloadSchema, FrameType, payloadIsValid } from '@astraflow/protocol';
 import { isPlainRecord, toJsonValue } from './json-value.js';
 import type { FeedbackBody, FeedbackChannelName } from './types.js';
 
@@ -16,7 +16,11 @@ export function parseFeedbackBody(body: unknown): FeedbackBody {
   if (!isPlainRecord(body)) {
     throw new AstraError(ErrorCode.RUNNER_FAILURE, 'feedback body must be an object');
   }
-  const copy = toJsonValue(body, 'feedback body');
+  const copy = toJsonValue(body, 'feedback body') as Record<string, unknown>;
+  // The common body (progress, message, text chunks) passes the protocol's fast check; the schema judges the rest.
+  if (!Object.hasOwn(copy, 'run_id') && !Object.hasOwn(copy, 'task_id') && payloadIsValid(FrameType.EXEC_FEEDBACK, { ...copy, run_id: '-', task_id: '-' })) {
+    return copy as FeedbackBody;
+  }
   const parsed = BodySchema.safeParse(copy);
   if (!parsed.success) {
     const issues = parsed.error.issues

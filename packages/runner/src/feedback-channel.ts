@@ -176,9 +176,13 @@ export class FeedbackChannel implements HandlerFeedback {
     if (this.#closed) return;
     this.#closed = true;
     const discarded = this.#pendingChunks;
-    const error = new AstraError(ErrorCode.RUNNER_CANCELLED, 'feedback is closed: the task has ended');
+    // The error (and its stack) only when someone is still waiting: most channels close empty.
+    let error: AstraError | undefined;
     for (const segment of this.#segments.splice(0)) {
-      for (const waiter of segment.waiters) waiter.reject(error);
+      for (const waiter of segment.waiters) {
+        error ??= new AstraError(ErrorCode.RUNNER_CANCELLED, 'feedback is closed: the task has ended');
+        waiter.reject(error);
+      }
     }
     this.#pendingChunks = 0;
     if (discarded > 0) this.#logger.warn({ discarded_chunks: discarded }, 'task ended before its feedback was delivered');

@@ -13,7 +13,10 @@ import type { HandlerContext } from './types.js';
  */
 export function startInline(env: ExecutionEnv): Execution {
   const { handler, feedback } = env;
-  const controller = new AbortController();
+  // ctx.signal is made when the handler first reads it (most never do); an abort before that
+  // is remembered, so the signal it gets is already aborted with the same reason.
+  let controller: AbortController | undefined;
+  let abortedWith: { reason: AstraError } | undefined;
   const fn = handler.fn as ((ctx: HandlerContext) => unknown) | undefined;
   if (fn === undefined) {
     const error = new AstraError(ErrorCode.RUNNER_FAILURE, `${handler.nodeType} has no loaded handler`);
@@ -24,19 +27,49 @@ export function startInline(env: ExecutionEnv): Execution {
       abort: () => {},
     };
   }
+  const data = env.context;
+  let feedbackView: HandlerContext['feedback'] | undefined;
+  // Fields listed one by one (no spread) so every ctx shares one shape; the parts most handlers
+  // never touch (folder, signal, feedback view) are made on first read.
   const ctx: HandlerContext = {
-    ...env.context,
-    signal: controller.signal,
+    runId: data.runId,
+    taskId: data.taskId,
+    nodeId: data.nodeId,
+    nodeType: data.nodeType,
+    packageName: data.packageName,
+    packageVersion: data.packageVersion,
+    params: data.params,
+    tenant: data.tenant,
+    get dataDir(): string {
+      return env.dataDir.ensure();
+    },
+    hostNodeId: data.hostNodeId,
+    middlewareChain: data.middlewareChain,
+    chainIndex: data.chainIndex,
+    metadata: data.metadata,
+    resourceRefs: data.resourceRefs,
+    leasedResources: data.leasedResources,
+    workerName: data.workerName,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortedWith !== undefined) controller.abort(abortedWith.reason);
+      }
+      return controller.signal;
+    },
     logger: env.logger,
     // Only the handler-facing methods: the handler must not flush or close its own channel.
-    feedback: {
-      send: (body) => feedback.send(body),
-      sendNowait: (body) => feedback.sendNowait(body),
-      emitText: (text, channel) => feedback.emitText(text, channel),
+    get feedback(): HandlerContext['feedback'] {
+      feedbackView ??= {
+        send: (body) => feedback.send(body),
+        sendNowait: (body) => feedback.sendNowait(body),
+        emitText: (text, channel) => feedback.emitText(text, channel),
+      };
+      return feedbackView;
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
     resources: env.resources,
-    keepDataDir: () => keepTaskDataDir(env.context.dataDir),
+    keepDataDir: () => keepTaskDataDir(env.dataDir.ensure()),
   };
   const running = new Promise<unknown>((resolve) => resolve(fn(ctx)));
   const result = running.then(
@@ -56,6 +89,9 @@ export function startInline(env: ExecutionEnv): Execution {
       () => undefined,
       () => undefined,
     ),
-    abort: (reason) => controller.abort(reason),
+    abort: (reason) => {
+      abortedWith ??= { reason };
+      controller?.abort(reason);
+    },
   };
 }

@@ -4,6 +4,8 @@ import {
   ExecErrorPayloadSchema,
   ExecResultPayloadSchema,
   clampTimerMs,
+  FrameType,
+  payloadIsValid,
   createNoopLogger,
   isExecMode,
   errorMessage,
@@ -12,10 +14,12 @@ import type { ExecErrorPayload, ExecMode, ExecResultPayload } from '@astraflow/p
 import type { HandlerLease, ResolvedHandler } from './handler-resolver.js';
 import type { ContextData, Execution, ExecutionResult, FailureStage } from './execution.js';
 import { createFeedbackChannel, resolveFeedbackLimits } from './feedback-channel.js';
+import { LazyFeedbackChannel } from './lazy-feedback.js';
+import { createLazyChildLogger } from './lazy-logger.js';
 import { createResourceRegistry, type ResourceHandle } from './resource-registry.js';
 import { startInline } from './inline-execution.js';
 import type { NormalizedResult } from './normalize-result.js';
-import { ensureTaskDataDir } from './task-data-dir.js';
+import { TaskDataDir, taskDataDirPath } from './task-data-dir.js';
 import { releaseTaskDataDir } from './task-data-lifecycle.js';
 import { startThread } from './thread-execution.js';
 import { createThreadPool } from './thread-pool.js';
@@ -81,7 +85,8 @@ export function createRunner(options: RunnerOptions): Runner {
   async function runTask(task: RunTask): Promise<RunOutcome> {
     const started = performance.now();
     const dispatch = task.dispatch;
-    const logger = (task.logger ?? baseLogger).child({
+    // Made on the first line written at an enabled level: most tasks write none.
+    const logger = createLazyChildLogger(task.logger ?? baseLogger, {
       run_id: dispatch.run_id,
       task_id: dispatch.task_id,
       node_id: dispatch.node_id,
@@ -133,7 +138,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
     let execution: Execution | undefined;
     let leasedRefs: { handles: ResourceHandle[]; release(): void } | undefined;
-    let taskDataDir: string | undefined;
+    let taskDataDir: TaskDataDir | undefined;
+    let abortedRun = false;
     try {
       const outcome = await runLeased(lease.handler);
       return execution === undefined ? outcome : { ...outcome, settled: execution.finished };
@@ -145,7 +151,11 @@ export function createRunner(options: RunnerOptions): Runner {
       const releaseAll = (): void => {
         lease.release();
         leasedRefs?.release();
-        if (taskDataDir !== undefined) void releaseTaskDataDir(taskDataDir, logger);
+        // Only a folder that may exist: made inline or reported by the thread; an aborted thread
+        // (possibly terminated before its report arrived) is cleaned up regardless.
+        if (taskDataDir !== undefined && (taskDataDir.created || (execMode === 'thread' && abortedRun))) {
+          void releaseTaskDataDir(taskDataDir.path, logger);
+        }
       };
       if (execution === undefined) releaseAll();
       else void execution.finished.then(releaseAll);
@@ -167,15 +177,19 @@ export function createRunner(options: RunnerOptions): Runner {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RESOURCE_MISSING));
       }
 
-      let dataDir: string;
+      // Created when the handler first reads ctx.dataDir, not here: most handlers never do.
+      let dataDir: TaskDataDir;
       try {
-        dataDir = await ensureTaskDataDir(options.dataDir, dispatch.run_id, dispatch.task_id);
+        dataDir = new TaskDataDir(taskDataDirPath(options.dataDir, dispatch.run_id, dispatch.task_id));
         taskDataDir = dataDir;
       } catch (error) {
         return errorOutcome('prepare', AstraError.wrap(error, ErrorCode.RUNNER_FAILURE));
       }
 
-      const feedback = createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...feedbackLimits });
+      // Made on the handler's first feedback call: most handlers send none.
+      const feedback = new LazyFeedbackChannel(() =>
+        createFeedbackChannel({ sink: (body) => task.emitFeedback(body), logger, ...feedbackLimits }),
+      );
       const context: ContextData = {
         runId: dispatch.run_id,
         taskId: dispatch.task_id,
@@ -185,7 +199,7 @@ export function createRunner(options: RunnerOptions): Runner {
         packageVersion: dispatch.package_version,
         params: dispatch.parameters,
         tenant: task.tenant,
-        dataDir,
+        dataDir: dataDir.path,
         hostNodeId: dispatch.host_node_id,
         middlewareChain: dispatch.middleware_chain ?? [],
         chainIndex: dispatch.chain_index,
@@ -198,6 +212,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const env = {
         handler,
         context,
+        dataDir,
         logger,
         feedback,
         next: (call: Parameters<RunTask['next']>[0]) =>
@@ -213,6 +228,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const abort = (error: AstraError, stage: FailureStage, details?: Record<string, unknown>): void => {
         if (decided) return;
         decided = true;
+        abortedRun = true;
         execution?.abort(error);
         onAborted(details === undefined ? { aborted: error, stage } : { aborted: error, stage, details });
       };
@@ -290,7 +306,10 @@ export function createRunner(options: RunnerOptions): Runner {
       };
       if (result.artifacts !== undefined) payload.artifacts = result.artifacts;
       if (result.error !== undefined) payload.error = result.error;
-      const checked = ExecResultPayloadSchema.safeParse(payload);
+      // The common result (no artifacts) passes the fast check; the schema judges, and words, the rest.
+      const checked = payloadIsValid(FrameType.EXEC_RESULT, payload)
+        ? ({ success: true, data: payload } as const)
+        : ExecResultPayloadSchema.safeParse(payload);
       if (!checked.success) {
         const issues = checked.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
         return errorOutcome('result', new AstraError(ErrorCode.RUNNER_FAILURE, `invalid result payload (${issues})`));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
@@ -53,17 +54,81 @@ async function mkdirRacingRunRemoval(dir: string): Promise<void> {
   }
 }
 
+/** {@link mkdirRacingRunRemoval}, synchronous, for {@link TaskDataDir.ensure}. */
+function mkdirSyncRacingRunRemoval(dir: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= MKDIR_TRIES || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw error;
+    }
+  }
+}
+
 /** Creates (mkdir -p) and returns the data folder of one task. */
 export async function ensureTaskDataDir(root: string, runId: string, taskId: string): Promise<string> {
   const dir = taskDataDirPath(root, runId, taskId);
   try {
     await mkdirRacingRunRemoval(dir);
   } catch (error) {
-    throw new AstraError(
-      ErrorCode.RUNNER_FAILURE,
-      `cannot create task data folder ${dir}: ${errorMessage(error)}`,
-      { cause: error },
-    );
+    throw createFailure(dir, error);
   }
   return dir;
+}
+
+function createFailure(dir: string, error: unknown): AstraError {
+  return new AstraError(
+    ErrorCode.RUNNER_FAILURE,
+    `cannot create task data folder ${dir}: ${errorMessage(error)}`,
+    { cause: error },
+  );
+}
+
+/**
+ * A task's data folder, created on first use: `ctx.dataDir` reads
+ * {@link TaskDataDir.ensure}, so a handler that never looks at it costs no
+ * `mkdir` (most tasks never write a file), while one that does always finds
+ * the folder there. Creation is synchronous (one `mkdir -p`, microseconds) so
+ * that `ctx.dataDir` can stay a plain string property.
+ */
+export class TaskDataDir {
+  /** `<root>/<run_id>/<task_id>`, path-safe (see {@link taskDataDirPath}). */
+  readonly path: string;
+  #created = false;
+
+  readonly #onCreated: (() => void) | undefined;
+
+  /**
+   * `path` as {@link taskDataDirPath} made it (the thread side gets it from the main thread);
+   * `onCreated` runs once when this object creates the folder (a thread tells the main thread).
+   */
+  constructor(path: string, onCreated?: () => void) {
+    this.path = path;
+    this.#onCreated = onCreated;
+  }
+
+  /** Records that the folder was created elsewhere (by the task's thread). */
+  markCreated(): void {
+    this.#created = true;
+  }
+
+  /** True once the folder was created (by this object). */
+  get created(): boolean {
+    return this.#created;
+  }
+
+  /** Creates the folder (mkdir -p) unless already done; returns its path. Throws `E.RUNNER.FAILURE`. */
+  ensure(): string {
+    if (this.#created) return this.path;
+    try {
+      mkdirSyncRacingRunRemoval(this.path);
+    } catch (error) {
+      throw createFailure(this.path, error);
+    }
+    this.#created = true;
+    this.#onCreated?.();
+    return this.path;
+  }
 }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ensureTaskDataDir } from './task-data-dir.js';
+import { ensureTaskDataDir, TaskDataDir, taskDataDirPath } from './task-data-dir.js';
 import { KEEP_MARKER, keepTaskDataDir, releaseTaskDataDir, sweepTaskDataDirs } from './task-data-lifecycle.js';
 
 let root: string;
@@ -36,7 +36,9 @@ describe('task data folder lifecycle', () => {
       while (next < 5000) {
         const id = next++;
         try {
-          const dir = await ensureTaskDataDir(root, 'run', `t${id}`);
+          // Both ways a folder is made: the async mkdir -p and the lazy one behind ctx.dataDir.
+          const dir =
+            id % 2 === 0 ? await ensureTaskDataDir(root, 'run', `t${id}`) : new TaskDataDir(taskDataDirPath(root, 'run', `t${id}`)).ensure();
           await releaseTaskDataDir(dir);
         } catch (error) {
           failures.push(String(error));

@@ -66,6 +66,9 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
           hasStarted = true;
           onStarted();
           break;
+        case 'data-dir':
+          env.dataDir.markCreated();
+          break;
         case 'feedback':
           if (message.id === undefined) {
             feedback.sendNowait(message.body);

@@ -47,9 +47,10 @@ export type ThreadReply =
   | { ok: true; result: NormalizedResult }
   | { ok: false; stage: ThreadFailureStage; error: WireError };
 
-/** Thread → main messages. `started`: a thread picked the task up, so its time in the pool queue is over. */
+/** Thread → main messages. `started`: a thread picked the task up, so its time in the pool queue is over; `data-dir`: the task's data folder was made. */
 export type ThreadToMain =
   | { t: 'started' }
+  | { t: 'data-dir' }
   | { t: 'feedback'; body: FeedbackBody; id?: number }
   | { t: 'text'; text: string; channel: FeedbackChannelName }
   | { t: 'log'; level: LogLevel; bindings: Record<string, unknown>; fields?: Record<string, unknown>; msg?: string }

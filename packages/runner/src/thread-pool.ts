@@ -1,9 +1,15 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
 import type { ThreadHandlerRef, ThreadTask, WarmTask } from './thread-messages.js';
 import type { RunnerThreadOptions } from './types.js';
+
+// piscina (CommonJS under Node) is required when the first thread is needed: a worker whose
+// packages have no thread handlers never loads it (~7 MiB of RSS).
+const requireLazily = createRequire(import.meta.url);
+const loadPiscina = (): typeof Piscina => (requireLazily('piscina') as typeof import('piscina')).Piscina;
 
 /** The worker-thread pool the runner sends `thread` handlers to. */
 export interface ThreadPool {
@@ -53,7 +59,7 @@ export function createThreadPool(options: RunnerThreadOptions = {}): ThreadPool 
   let piscina: Piscina | undefined;
   let closed = false;
   const start = (): Piscina =>
-    (piscina ??= new Piscina({
+    (piscina ??= new (loadPiscina())({
       filename: threadWorkerPath(),
       minThreads,
       maxThreads,

@@ -13,6 +13,7 @@ import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
 import { createPortLogger } from './port-logger.js';
 import { keepTaskDataDir } from './task-data-lifecycle.js';
+import { TaskDataDir } from './task-data-dir.js';
 import { toWireError } from './thread-messages.js';
 import type {
   MainToThread,
@@ -149,6 +150,8 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
   const data = task.context;
   const post = (message: ThreadToMain): void => bridge.post(message);
   const logger = createPortLogger(post, new Set<LogLevel>(data.logLevels));
+  // The main thread removes the folder at task end only if it was made: tell it when it is.
+  const dataDir = new TaskDataDir(data.dataDir, () => post({ t: 'data-dir' }));
   return {
     runId: data.runId,
     taskId: data.taskId,
@@ -158,7 +161,9 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
     packageVersion: data.packageVersion,
     params: data.params,
     tenant: data.tenant,
-    dataDir: data.dataDir,
+    get dataDir(): string {
+      return dataDir.ensure();
+    },
     hostNodeId: data.hostNodeId,
     middlewareChain: data.middlewareChain,
     chainIndex: data.chainIndex,
@@ -169,7 +174,7 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
     workerName: data.workerName,
     signal: bridge.controller.signal,
     logger,
-    keepDataDir: () => keepTaskDataDir(data.dataDir),
+    keepDataDir: () => keepTaskDataDir(dataDir.ensure()),
     feedback: {
       send: async (body: FeedbackBody): Promise<void> => {
         const parsed = parseFeedbackBody(body);

@@ -52,7 +52,10 @@ export interface HandlerContext {
   /** The dispatch `parameters`. */
   params: Record<string, unknown>;
   tenant: string;
-  /** `<dataDir>/<run_id>/<task_id>`, already created; removed when the task ends unless {@link HandlerContext.keepDataDir} was called. */
+  /**
+   * `<dataDir>/<run_id>/<task_id>`; the folder is created (synchronously) when this is first read, so it
+   * exists whenever a handler uses it. Removed when the task ends unless {@link HandlerContext.keepDataDir} was called.
+   */
   dataDir: string;
   hostNodeId: string | undefined;
   middlewareChain: string[];

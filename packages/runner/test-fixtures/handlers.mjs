@@ -1,6 +1,7 @@
 // Handlers for the runner's tests. Each export is one node handler; the
 // tests point RegisteredHandler.modulePath at this file so worker threads
 // load the very same functions.
+import { existsSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -115,6 +116,12 @@ export function throwsString() {
 /** CPU-bound for params.ms milliseconds. */
 export function busy(ctx) {
   return { spins: spin(ctx.params.ms), thread: isMainThread ? 'main' : 'worker' };
+}
+
+/** Says it started (feedback), then spins like {@link busy}: lets a test wait until it holds its thread. */
+export function busyAnnounced(ctx) {
+  ctx.feedback.sendNowait({ stage: 'started' });
+  return busy(ctx);
 }
 
 /** A busy loop that never looks at its signal and never ends. */
@@ -253,4 +260,21 @@ export async function usesResources(ctx) {
     listed: listed.map((r) => r.resourceId).sort(),
     missing,
   };
+}
+
+/** Sync twin of writesData, so it runs in a thread under `auto`. */
+export function writesDataSync(ctx) {
+  const file = join(ctx.dataDir, 'out.txt');
+  writeFileSync(file, 'data');
+  return { file };
+}
+
+/** Reports whether params.path exists, without reading ctx.dataDir (async: inline under `auto`). */
+export async function folderExists(ctx) {
+  return { existed: existsSync(ctx.params.path) };
+}
+
+/** Sync twin of folderExists, so it runs in a thread under `auto`. */
+export function folderExistsSync(ctx) {
+  return { existed: existsSync(ctx.params.path) };
 }

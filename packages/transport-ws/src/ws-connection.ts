@@ -10,6 +10,7 @@ import {
   errorMessage,
   scrubSecrets,
 } from '@astraflow/protocol';
+import type { Socket } from 'node:net';
 import WebSocket, { type RawData } from 'ws';
 import { KeepAlive } from './keep-alive.js';
 import { wsErrorCloseCode } from './ws-error-close-code.js';
@@ -18,6 +19,11 @@ import { wsErrorCloseCode } from './ws-error-close-code.js';
 export interface WsConnectionOptions {
   /** An open `ws` client socket. */
   socket: WebSocket;
+  /**
+   * The TCP (or TLS) socket under `socket`, from its `upgrade` response. When given, frames sent
+   * in one event-loop turn leave in one write instead of one write each.
+   */
+  rawSocket?: Socket;
   handlers: TransportHandlers;
   /** Inbound frames larger than this are dropped (the connection stays open). */
   maxFrameBytes: number;
@@ -52,11 +58,14 @@ export class WsConnection implements TransportConnection {
   #closeRequested = false;
   #closed = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  readonly #raw: Socket | undefined;
+  #corked = false;
   /** Why the connection is ending when we know better than the close event will; first cause wins. */
   #cause: TransportCloseInfo | undefined;
 
   constructor(options: WsConnectionOptions) {
     this.#socket = options.socket;
+    this.#raw = options.rawSocket;
     this.#handlers = options.handlers;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#closeTimeoutMs = options.closeTimeoutMs;
@@ -96,6 +105,7 @@ export class WsConnection implements TransportConnection {
     if (!this.isOpen) {
       return Promise.reject(this.#failure('network', `cannot send: the connection to ${this.#url} is not open`));
     }
+    this.#batchWrites();
     return new Promise<void>((resolve, reject) => {
       try {
         this.#socket.send(data, (err) => {
@@ -107,6 +117,25 @@ export class WsConnection implements TransportConnection {
       }
     });
   }
+
+  /**
+   * Holds the socket's writes until the end of this event-loop turn (`setImmediate` runs right
+   * after the I/O callbacks of the turn), so an ack and the result behind it, or the answers of
+   * many tasks finishing together, reach the kernel in one `writev` rather than one syscall per
+   * frame. `ws` corks around each frame itself; corks nest, so its frames join ours.
+   */
+  #batchWrites(): void {
+    const raw = this.#raw;
+    if (this.#corked || raw === undefined || raw.destroyed) return;
+    this.#corked = true;
+    raw.cork();
+    setImmediate(this.#flushWrites);
+  }
+
+  readonly #flushWrites = (): void => {
+    this.#corked = false;
+    this.#raw?.uncork();
+  };
 
   /**
    * Starts a graceful close. If the peer does not answer with its own close

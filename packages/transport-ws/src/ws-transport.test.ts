@@ -1,5 +1,6 @@
 import { AstraError, ErrorCode, type TransportConnection } from '@astraflow/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createWsTransport } from './ws-transport.js';
 import {
   captureLogger,
@@ -127,6 +128,26 @@ describe('createWsTransport: connecting', () => {
     controller.abort();
     await sleep(20);
     expect(conn.isOpen).toBe(true);
+  });
+});
+
+describe('createWsTransport: batched writes', () => {
+  it('writes the frames sent in one event-loop turn with one writev, and each later turn on its own', async () => {
+    const peer = await startWsPeer();
+    const conn = await createWsTransport({ url: peer.url, pingIntervalMs: 0 }).connect(recorder());
+    open.push(conn);
+    const { socket } = await peer.nextConnection();
+    const got: string[] = [];
+    socket.on('message', (data) => got.push(String(data)));
+    const writev = vi.spyOn(Socket.prototype, '_writev');
+    try {
+      await Promise.all([conn.send('one'), conn.send('two'), conn.send('three')]);
+      expect(writev).toHaveBeenCalledTimes(1);
+      await conn.send('four');
+      await vi.waitFor(() => expect(got).toEqual(['one', 'two', 'three', 'four']));
+    } finally {
+      writev.mockRestore();
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type TransportHandlers,
 } from '@astraflow/protocol';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import WebSocket, { type ClientOptions } from 'ws';
 import { classifyConnectError, connectFailure, type ConnectErrorContext } from './connect-error.js';
 import { WsConnection } from './ws-connection.js';
@@ -126,6 +127,11 @@ function connectWs(
       return;
     }
     let settled = false;
+    // The socket under the WebSocket, for batched writes (see WsConnection); `upgrade` is ws's documented way to it.
+    let rawSocket: Socket | undefined;
+    socket.once('upgrade', (res: IncomingMessage) => {
+      rawSocket = res.socket as Socket;
+    });
 
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -161,6 +167,7 @@ function connectWs(
         closeTimeoutMs: opts.closeTimeoutMs,
         url: safeUrl,
         logger,
+        ...(rawSocket ? { rawSocket } : {}),
       };
       const connection = new WsConnection(
         opts.token === undefined ? connectionOptions : { ...connectionOptions, token: opts.token },

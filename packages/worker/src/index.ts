@@ -38,7 +38,7 @@ export type {
   RouterConfig,
   RouterStats,
 } from './dispatch/router.js';
-export type { RunningTask } from './dispatch/exec-dispatch-handler.js';
+export type { RunningTask, RunningTaskObserver } from './dispatch/exec-dispatch-handler.js';
 export type { Outbox } from './outbox.js';
 export type { DurableOutbox, DurableOutboxStats } from './durable-outbox.js';
 export { noopTaskMetrics, type TaskMetrics } from './metrics.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
 import type { DispatchStats } from './dispatch/exec-dispatch-handler.js';
 import type { RouterStats } from './dispatch/router.js';
 import type { LoadSample } from './load/load-monitor.js';
@@ -75,12 +76,16 @@ export interface PrometheusMetrics extends TaskMetrics {
 
 const PREFIX = 'astraflow_worker_';
 
+// prom-client (CommonJS) is required on first use: a worker without the HTTP endpoint never loads it (~10 MiB of RSS).
+const requireLazily = createRequire(import.meta.url);
+
 /**
  * Creates the worker's Prometheus metrics (prom-client): the worker's own
  * under `astraflow_worker_`, plus prom-client's default `process_*` and
  * `nodejs_*` metrics. Durations are in seconds, Prometheus' base unit.
  */
 export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = requireLazily('prom-client') as typeof import('prom-client');
   const registry = new Registry();
   let source: MetricsSource | undefined;
   const nodeTypeLabel = boundedLabel(options.knowsNodeType ?? (() => true));

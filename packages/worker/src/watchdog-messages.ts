@@ -14,9 +14,6 @@ export interface WatchdogThreadData {
   exitCode: number;
   /** Name of the global function that ends the process (bypasses the exit guard). */
   exitKey: string;
-}
-
-/** Main loop → watchdog thread: the tasks running now. */
-export interface WatchdogThreadMessage {
-  tasks: WatchdogTask[];
+  /** The running tasks ({@link WatchdogTaskTable} buffer), read when the watchdog fires. */
+  tasks: SharedArrayBuffer;
 }

@@ -4,22 +4,21 @@
 // messages interrupt even a busy loop on the main thread.
 import { writeSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { parentPort, workerData } from 'node:worker_threads';
-import type { WatchdogThreadData, WatchdogThreadMessage } from './watchdog-messages.js';
+import { workerData } from 'node:worker_threads';
+import type { WatchdogThreadData } from './watchdog-messages.js';
+import { WatchdogTaskTable } from './watchdog-task-table.js';
 
 const data = workerData as WatchdogThreadData;
 const beat = new Int32Array(data.beat);
-let tasks: WatchdogThreadMessage['tasks'] = [];
 let lastValue = Atomics.load(beat, 0);
 let lastChange = Date.now();
 let fired = false;
 
-parentPort?.on('message', (message: WatchdogThreadMessage) => {
-  tasks = message.tasks;
-});
 
 function fire(blockedMs: number): void {
   fired = true;
+  // The main loop is stuck, so the table of running tasks holds still while it is read.
+  const { tasks, more } = WatchdogTaskTable.read(data.tasks);
   const line = {
     level: 60,
     time: Date.now(),
@@ -31,7 +30,7 @@ function fire(blockedMs: number): void {
     running_tasks: tasks,
     msg: `main event loop blocked for ${blockedMs} ms (limit ${data.timeoutMs} ms); exiting with code ${data.exitCode} so the process is restarted; running tasks: ${
       tasks.map((t) => `${t.node_type} ${t.task_id}`).join(', ') || 'none'
-    }`,
+    }${more > 0 ? ` and ${more} more` : ''}`,
   };
   try {
     writeSync(1, `${JSON.stringify(line)}\n`);

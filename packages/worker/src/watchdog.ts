@@ -4,6 +4,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import { AstraError, ErrorCode } from '@astraflow/protocol';
 import { exitProcess } from './process-guard.js';
 import type { WatchdogTask, WatchdogThreadData } from './watchdog-messages.js';
+import { WatchdogTaskTable } from './watchdog-task-table.js';
 
 /** Options of {@link startWatchdog}. */
 export interface WatchdogOptions {
@@ -19,6 +20,10 @@ export interface WatchdogOptions {
 export interface Watchdog {
   /** Tells the watchdog which tasks run now; they are named in its log line. */
   setRunningTasks(tasks: readonly WatchdogTask[]): void;
+  /** One task started (O(1), no message to the thread); pass the same object to {@link Watchdog.taskEnded}. */
+  taskStarted(task: WatchdogTask): void;
+  /** That task ended. */
+  taskEnded(task: WatchdogTask): void;
   /** Stops watching (the process may then exit normally). */
   stop(): Promise<void>;
 }
@@ -54,7 +59,15 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   // Not enumerable and unguessable, so package code does not stumble on it.
   const exitKey = `__astraflowWatchdogExit_${randomUUID().replace(/-/g, '')}`;
   Object.defineProperty(globalThis, exitKey, { value: (code: number) => exitProcess(code), enumerable: false, configurable: true });
-  const data: WatchdogThreadData = { beat, timeoutMs, checkMs: Math.min(250, Math.floor(timeoutMs / 4)), exitCode, exitKey };
+  const table = new WatchdogTaskTable();
+  const data: WatchdogThreadData = {
+    beat,
+    timeoutMs,
+    checkMs: Math.min(250, Math.floor(timeoutMs / 4)),
+    exitCode,
+    exitKey,
+    tasks: table.buffer,
+  };
   // No execArgv: flags of this process (--input-type, loaders) are not meant for the thread.
   const thread = new Thread(watchdogThreadPath(), { workerData: data, env: {}, execArgv: [], stdout: false, stderr: false });
   thread.on('error', (err) => options.onError?.(err));
@@ -64,7 +77,13 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   interval.unref();
   return {
     setRunningTasks(tasks) {
-      thread.postMessage({ tasks: tasks.map((t) => ({ task_id: t.task_id, run_id: t.run_id, node_type: t.node_type })) });
+      table.set(tasks);
+    },
+    taskStarted(task) {
+      table.add(task);
+    },
+    taskEnded(task) {
+      table.remove(task);
     },
     async stop() {
       clearInterval(interval);

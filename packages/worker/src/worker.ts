@@ -15,7 +15,7 @@ import { createJournalStore, type OutboxStore } from '@astraflow/outbox';
 import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner, sweepTaskDataDirs, type Runner } from '@astraflow/runner';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
-import { ExecDispatchHandler, type Answer, type DispatchStats, type RunningTask } from './dispatch/exec-dispatch-handler.js';
+import { ExecDispatchHandler, type Answer, type DispatchStats, type RunningTask, type RunningTaskObserver } from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
 import { DurableOutbox } from './durable-outbox.js';
@@ -63,6 +63,8 @@ export interface SetupOptions {
   outboxStore?: OutboxStore;
   /** Called with every running task whenever a handler starts or ends (e.g. for a watchdog). */
   onRunningTasksChange?: (tasks: readonly RunningTask[]) => void;
+  /** Told of each task that starts and ends, O(1) per task (the CLI's watchdog uses this). */
+  runningTasks?: RunningTaskObserver;
 }
 
 /** Options of {@link Worker.stop}. */
@@ -426,6 +428,7 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
     logger,
     load,
     ...(options.onRunningTasksChange ? { onRunningTasksChange: options.onRunningTasksChange } : {}),
+    ...(options.runningTasks ? { runningTasks: options.runningTasks } : {}),
   });
   // A frame the app queue dropped was already acked (and counted there): its handler answers it here.
   const dispatchDropped = (frame: Frame): void => router.refuseDropped(frame, 'queue_overflow');

@@ -252,8 +252,10 @@ async function main() {
     const perTask = (snapB.total - snapA.total) / TASKS;
     const leakAt = TASKS / 2;
     const leaks = rows.filter((r) => r.count >= leakAt);
-    const runDir = join(dir, 'data', 'bench');
-    const left = (await readdir(runDir).catch(() => [])).length;
+    // Task folders are <data_dir>/<run>/<task>: count them under every run folder.
+    const dataDir = join(dir, 'data');
+    let left = 0;
+    for (const run of await readdir(dataDir).catch(() => [])) left += (await readdir(join(dataDir, run)).catch(() => [])).length;
 
     console.log(`\nAstraFlow worker heap snapshot diff: ${TASKS} echo tasks after a ${WARM_UP}-task warm-up, ${INFLIGHT} in flight, exec mode ${EXEC_MODE}`);
     console.log(`  ${(TASKS / seconds).toFixed(0)} tasks/s; ${errors} of ${WARM_UP + TASKS} answers were errors`);

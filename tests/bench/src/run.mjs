@@ -6,9 +6,8 @@
 //   pnpm bench                       (from the repository root; builds first)
 //   BENCH_TASKS=5000 pnpm bench      (bigger run)
 //   BENCH_MEMORY_TASKS=0 pnpm bench  (skip the 100 000-task memory run)
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+//   BENCH_CPU_PROF=/tmp/prof pnpm bench  (also a CPU profile of the worker binary at C=64)
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '@astraflow/config';
@@ -17,10 +16,10 @@ import { FrameType, buildFrame, createNoopLogger, parseFrame } from '@astraflow/
 import { startReferenceScheduler } from '@astraflow/testkit';
 import { setup } from '@astraflow/worker';
 import { WebSocket, WebSocketServer } from 'ws';
+import { benchLikeForLike } from './like-for-like.mjs';
+import { printSummary } from './summary.mjs';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 2000);
-const MEMORY_TASKS = Number(process.env.BENCH_MEMORY_TASKS ?? 100_000);
-const BIN = fileURLToPath(new URL('../../../apps/worker-cli/bin/astraflow-worker.js', import.meta.url));
 const rows = [];
 
 function report(name, value, baseline, unit, note) {
@@ -194,143 +193,6 @@ async function benchFirstThreadTask(minThreads) {
   }
 }
 
-/** Resident set size of another process, in bytes (Linux /proc). */
-async function rssOf(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1]);
-  return kb * 1024;
-}
-
-/**
- * Heap of another Node process after a full GC, through the inspector
- * protocol (the child runs with --inspect on loopback): the figure RSS
- * cannot give, since RSS also holds garbage not yet collected.
- */
-async function heapAfterGc(inspectorUrl) {
-  const ws = new WebSocket(inspectorUrl);
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  let id = 0;
-  const call = (method, params = {}) =>
-    new Promise((resolve) => {
-      const mine = ++id;
-      const onMessage = (data) => {
-        const message = JSON.parse(String(data));
-        if (message.id !== mine) return;
-        ws.off('message', onMessage);
-        resolve(message.result);
-      };
-      ws.on('message', onMessage);
-      ws.send(JSON.stringify({ id: mine, method, params }));
-    });
-  await call('HeapProfiler.collectGarbage');
-  await call('HeapProfiler.collectGarbage');
-  const result = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
-  ws.close();
-  return result.result.value;
-}
-
-/**
- * Per-task growth: the real binary in a child process (so the in-process
- * scheduler's own frame history does not count) runs MEMORY_TASKS echo
- * tasks, 16 in flight. Target: RSS afterwards ≤ RSS at READY (after a
- * warm-up) + 5 MiB, no heap growth per task, and no task folder left in
- * data_dir. Both are measured after a full GC (see heapAfterGc).
- */
-async function benchMemory() {
-  if (!(MEMORY_TASKS > 0)) return;
-  const dir = await mkdtemp(join(tmpdir(), 'astra-bench-mem-'));
-  const scheduler = await startReferenceScheduler({ token: 'bench', seed: 2 });
-  const files = await scheduler.serveFiles(sampleArchivesDir);
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('ASTRA_')) delete env[key];
-  Object.assign(env, {
-    ASTRA_WORKER_SCHEDULER_WS_URL: scheduler.url,
-    ASTRA_WORKER_AUTH_TOKEN: 'bench',
-    ASTRA_WORKER_PACKAGES_DIR: join(dir, 'pkgs'),
-    ASTRA_WORKER_DATA_DIR: join(dir, 'data'),
-    ASTRA_WORKER_LOG_LEVEL: 'error',
-    ASTRA_WORKER_WS_PING_INTERVAL_SECONDS: '0',
-    ASTRA_WORKER_HANDLER_DISPATCH_MAX_INFLIGHT: '16',
-    ASTRA_WORKER_HANDLER_EXEC_MODE_DEFAULT: 'inline',
-  });
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', BIN], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const inspectorUrl = new Promise((resolve) => {
-    let text = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      text += chunk;
-      const match = /Debugger listening on (ws:\/\/\S+)/.exec(text);
-      if (match) resolve(match[1]);
-    });
-  });
-  try {
-    await scheduler.waitForSession(undefined, 15_000);
-    const echo = sampleArchive('echo', '1.0.0');
-    await scheduler.installPackage({
-      name: 'echo', version: '1.0.0', url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`, sha256: echo.sha256,
-    });
-    // Answers counted by a listener: dispatch() would search the whole (growing) history per task.
-    let answered = 0;
-    let wake = () => {};
-    scheduler.onFrame((frame, kind) => {
-      if (kind === 'delivered' && (frame.type === FrameType.EXEC_RESULT || frame.type === FrameType.EXEC_ERROR)) {
-        answered++;
-        wake();
-      }
-    });
-    const run = async (from, count) => {
-      const target = answered + count;
-      for (let i = from; i < from + count; i++) {
-        while (i - from - (answered - (target - count)) >= 16) await new Promise((resolve) => (wake = resolve));
-        await scheduler.send(FrameType.EXEC_DISPATCH, {
-          run_id: 'bench', task_id: `m${i}`, node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
-          package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
-        });
-      }
-      while (answered < target) await new Promise((resolve) => (wake = resolve));
-    };
-    // Warm-up: JIT, buffers, and more tasks than the 10 000 answers the de-duplication memory
-    // holds (bounded by design), so that memory is already full when the baseline is taken.
-    const WARM_UP = 12_000;
-    await run(0, WARM_UP);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    // Both figures after a full GC, so garbage not yet collected does not count as growth.
-    const heapAtReady = await heapAfterGc(await inspectorUrl);
-    const atReady = await rssOf(child.pid);
-    const started = performance.now();
-    await run(WARM_UP, MEMORY_TASKS);
-    const seconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const heapAfter = await heapAfterGc(await inspectorUrl);
-    const after = await rssOf(child.pid);
-    const heapPerTask = (heapAfter - heapAtReady) / MEMORY_TASKS;
-    const runDir = join(dir, 'data', 'bench');
-    const left = (await readdir(runDir).catch(() => [])).length;
-    const growthMiB = (after - atReady) / 2 ** 20;
-    rows.push({
-      name: `worker RSS growth over ${MEMORY_TASKS} tasks (real binary)`,
-      value: growthMiB,
-      unit: 'MiB',
-      note: `READY ${(atReady / 2 ** 20).toFixed(1)} MiB → ${(after / 2 ** 20).toFixed(1)} MiB, ${(MEMORY_TASKS / seconds).toFixed(0)} tasks/s; target ≤ 5 MiB: ${growthMiB <= 5 ? 'met' : 'MISSED'}`,
-    });
-    rows.push({
-      name: 'worker heap growth per task after full GC (real binary)',
-      value: heapPerTask,
-      unit: 'bytes/task',
-      note: `heap ${(heapAtReady / 2 ** 20).toFixed(1)} → ${(heapAfter / 2 ** 20).toFixed(1)} MiB; target ≈ 0 (< 8 bytes/task): ${heapPerTask < 8 ? 'met' : 'MISSED'}`,
-    });
-    rows.push({ name: 'task folders left in data_dir', value: left, unit: 'folders', note: `target 0: ${left === 0 ? 'met' : 'MISSED'}` });
-  } finally {
-    child.kill('SIGTERM');
-    await exited;
-    await scheduler.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 async function benchDispatch() {
   const { rate, rssGrowthMiB } = await dispatchRun();
   const base = await baselineRoundTrips(TASKS);
@@ -367,17 +229,12 @@ async function benchOutbox() {
   );
 }
 
+const started = performance.now();
 benchParse();
 await benchDispatch();
 await benchFirstThreadTask(1);
 await benchFirstThreadTask(0);
-await benchMemory();
 await benchOutbox();
+const likeForLike = await benchLikeForLike();
 
-const fmt = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
-console.log('\nAstraFlow worker benchmark (ratios to same-run baselines)\n');
-for (const r of rows) {
-  const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(3)}`;
-  const base = r.baseline === undefined ? '' : ` (baseline ${fmt(r.baseline)} ${r.unit})`;
-  console.log(`- ${r.name}: ${fmt(r.value)} ${r.unit}${base}${ratio}${r.note ? `  — ${r.note}` : ''}`);
-}
+printSummary({ likeForLike, rows, seconds: (performance.now() - started) / 1000 });

@@ -254,8 +254,9 @@ describe('dispatch: concurrency limits', () => {
     const beats = h.scheduler.heartbeats.map((f) => Date.parse(f.ts)).filter((t) => t >= started - 200 && t <= ended);
     expect(beats.length).toBeGreaterThanOrEqual(10);
     const gaps = beats.slice(1).map((t, i) => t - beats[i]!);
-    // 100 ms cadence; a blocked event loop would show a gap of ~1500 ms.
-    expect(Math.max(...gaps)).toBeLessThan(100 + 100);
+    // 100 ms cadence; a blocked event loop would show a gap of ~1500 ms. The margin absorbs a loaded
+    // 2-core machine (the handler's thread takes one core) without hiding a block.
+    expect(Math.max(...gaps)).toBeLessThan(100 + 400);
   });
 });
 

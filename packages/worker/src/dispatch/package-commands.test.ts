@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFrame, FrameType, type Frame } from '@astraflow/protocol';
 import { createPackageManager } from '@astraflow/registry';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Outbox } from '../outbox.js';
 import { createPackageCommandHandlers } from './package-commands.js';
 import { Router } from './router.js';
@@ -75,9 +75,11 @@ describe('package commands refused before they ran', () => {
     release();
     await router.idle();
     // The queued install ran and failed on its own terms (no such file), not as a refusal.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const ran = sent.find((s) => s.corr === `${FrameType.PKG_INSTALL}-0`);
-    expect(ran?.payload).toMatchObject({ status: 'failed', details: { code: expect.stringMatching(/^E\.PKG\./) } });
+    // (The first install loads the download and unpack code, so it may take a moment.)
+    await vi.waitFor(() => {
+      const ran = sent.find((s) => s.corr === `${FrameType.PKG_INSTALL}-0`);
+      expect(ran?.payload).toMatchObject({ status: 'failed', details: { code: expect.stringMatching(/^E\.PKG\./) } });
+    }, { timeout: 5000 });
   });
 
   it('refuses package commands while draining, and never sends status uninstalled without the opt-in', async () => {

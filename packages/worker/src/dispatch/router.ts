@@ -122,7 +122,7 @@ export class Router {
     this.#outbox = options.outbox;
     this.#log = (options.logger ?? createNoopLogger()).child({ component: 'router' });
     this.#slots = new Semaphore(Math.max(1, options.config.handler_dispatch_max_inflight));
-    // One abort listener per running invocation, each removed when it ends: not a leak.
+    // Every running task listens on the shutdown signal (and stops listening when it ends): not a leak.
     setMaxListeners(0, this.#shutdown.signal);
     this.#cooldown = new FailureCooldown(
       options.config.handler_dispatch_max_failures,
@@ -364,20 +364,21 @@ export class Router {
       return;
     }
     const timeoutMs = handler.ownsTimeout ? 0 : clampTimerMs(this.#config.handler_dispatch_timeout_seconds * 1000);
-    // One controller per invocation, unlinked in `finally`: AbortSignal.any() with the long-lived
-    // shutdown signal would leave a WeakRef behind on it for every frame (~66 bytes per task, forever).
-    const invocation = new AbortController();
     const shutdown = this.#shutdown.signal;
-    const onShutdown = (): void => invocation.abort(shutdown.reason);
-    shutdown.addEventListener('abort', onShutdown, { once: true });
+    // Without a router timeout (dispatches own theirs) the shutdown signal is the whole story: handed
+    // over as is, with no controller per frame. With one, a controller per invocation, unlinked in
+    // `finally` (AbortSignal.any() would leave a WeakRef behind on the shutdown signal for every frame).
+    const invocation = timeoutMs > 0 ? new AbortController() : undefined;
+    const onShutdown = (): void => invocation?.abort(shutdown.reason);
+    if (invocation) shutdown.addEventListener('abort', onShutdown, { once: true });
     const timer =
-      timeoutMs > 0
+      invocation !== undefined
         ? setTimeout(
             () => invocation.abort(new AstraError(ErrorCode.TIMEOUT, 'handler exceeded handler_dispatch_timeout_seconds')),
             timeoutMs,
           )
         : undefined;
-    const signal = invocation.signal;
+    const signal = invocation?.signal ?? shutdown;
     this.#log.debug({ type: frame.type, id: frame.id, inflight: this.inflight }, 'invoking handler');
     try {
       const work = handler.handle(frame, { signal, outbox: this.#outbox, queuedMs });
@@ -393,7 +394,7 @@ export class Router {
       }
     } finally {
       if (timer) clearTimeout(timer);
-      shutdown.removeEventListener('abort', onShutdown);
+      if (invocation) shutdown.removeEventListener('abort', onShutdown);
     }
   }
 

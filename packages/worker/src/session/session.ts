@@ -147,6 +147,8 @@ interface OutboxItem {
   id: string;
   /** Built and validated once, at `send()`; numbering and the sender id are added when it enters the window. */
   frame: Frame;
+  /** `JSON.stringify(frame)`, made for the size check at `send()`. */
+  text?: string;
   sent?: (receipt: OutboundReceipt) => void;
   /** Fails the `send()` promise of a frame still queued when the session closes. */
   unsent?: (err: AstraError) => void;
@@ -221,7 +223,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   readonly #recvWindow: ReceiveWindow<Inbound>;
   readonly #stall: RecvStallWatch;
-  readonly #sendWindow: SendWindow<{ frame: Frame; item: OutboxItem }>;
+  readonly #sendWindow: SendWindow<{ frame: Frame; item: OutboxItem; text: string }>;
   readonly #retx = new Map<number, { attempts: number; timer: NodeJS.Timeout; sentAt: number }>();
   readonly #latency = new LatencyEstimate();
   readonly #outbox: OutboxItem[] = [];
@@ -370,10 +372,12 @@ export class Session extends EventEmitter<SessionEvents> {
       ...(options.seq !== undefined ? { seq: options.seq } : {}),
       ...(options.ackRequest ? { ackRequest: true } : {}),
     });
-    const tooLarge = this.#checkOutboundSize(frame);
+    // Serialised once: the size check measures the text the pump then sends (numbered in place).
+    const text = JSON.stringify(frame);
+    const tooLarge = this.#checkOutboundSize(frame, text);
     if (tooLarge) return Promise.reject(tooLarge);
     return new Promise<OutboundReceipt>((resolve, reject) => {
-      this.#outbox.push({ id: frame.id, frame, sent: resolve, unsent: reject, ack: deferred() });
+      this.#outbox.push({ id: frame.id, frame, text, sent: resolve, unsent: reject, ack: deferred() });
       this.#pumpOutbound();
     });
   }
@@ -639,7 +643,7 @@ export class Session extends EventEmitter<SessionEvents> {
       for (const entry of this.#sendWindow.pending()) {
         this.#log.debug({ session_seq: entry.seq, id: entry.id }, 'retransmitting after resume');
         this.stats.retransmissions++;
-        void this.#transmit(entry.item.frame);
+        void this.#transmit(entry.item.frame, entry.item.text);
         this.#scheduleRetransmit(entry.seq, 0);
       }
     }
@@ -981,9 +985,9 @@ export class Session extends EventEmitter<SessionEvents> {
    * sent: the scheduler would close the link, and a resume would send it
    * again, forever.
    */
-  #checkOutboundSize(frame: Frame): AstraError | undefined {
+  #checkOutboundSize(frame: Frame, text: string = JSON.stringify(frame)): AstraError | undefined {
     const limit = this.#config.max_outbound_frame_bytes;
-    const bytes = Buffer.byteLength(JSON.stringify(frame), 'utf8') + NUMBERING_ROOM_BYTES;
+    const bytes = Buffer.byteLength(text, 'utf8') + NUMBERING_ROOM_BYTES;
     if (bytes <= limit) return undefined;
     this.stats.outboundTooLarge++;
     return new AstraError(ErrorCode.FRAME_TOO_LARGE, `${frame.type} frame too large (${bytes} bytes, limit ${limit})`, {
@@ -1014,13 +1018,14 @@ export class Session extends EventEmitter<SessionEvents> {
     });
   }
 
-  async #transmit(frame: Frame): Promise<void> {
+  /** Sends `frame`; `text` is its JSON when the caller already has it. */
+  async #transmit(frame: Frame, text?: string): Promise<void> {
     const conn = this.#conn;
     if (!conn?.transport.isOpen) return;
     if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame out');
     this.stats.framesOut++;
     try {
-      await conn.transport.send(JSON.stringify(frame));
+      await conn.transport.send(text ?? JSON.stringify(frame));
     } catch (err) {
       // The close handler takes it from here; unacked frames are retransmitted later.
       this.#log.debug({ err, id: frame.id }, 'send failed');
@@ -1030,12 +1035,16 @@ export class Session extends EventEmitter<SessionEvents> {
   #pumpOutbound(): void {
     while (isOpenState(this.#state) && this.#conn && this.#outbox.length > 0 && this.#sendWindow.hasCredit) {
       const item = this.#outbox.shift() as OutboxItem;
-      const entry = this.#sendWindow.push(item.id, (seq) => ({
-        item,
+      const entry = this.#sendWindow.push(item.id, (seq) => {
+        const sender = this.#sender();
         // The sender id may have changed since send() (adopted instance id); both fields stay schema-valid.
-        frame: { ...item.frame, sender: this.#sender(), session_seq: seq },
-      }));
-      void this.#transmit(entry.item.frame);
+        const frame = { ...item.frame, sender, session_seq: seq };
+        // The text made at send() gets its number in front ("session_seq" is a new key there), unless the sender changed.
+        const reuse = item.text !== undefined && item.frame.sender.id === sender.id && item.frame.session_seq === undefined;
+        const text = reuse ? `{"session_seq":${seq},${(item.text as string).slice(1)}` : JSON.stringify(frame);
+        return { item, frame, text };
+      });
+      void this.#transmit(entry.item.frame, entry.item.text);
       this.#scheduleRetransmit(entry.seq, 0);
       item.sent?.({ frame: entry.item.frame, acked: item.ack.promise });
       item.sent = undefined;
@@ -1065,7 +1074,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     this.stats.retransmissions++;
     this.#log.debug({ session_seq: seq, id: entry.id, attempt: attempts + 1 }, 'retransmitting unacked frame');
-    void this.#transmit(entry.item.frame);
+    void this.#transmit(entry.item.frame, entry.item.text);
     this.#scheduleRetransmit(seq, attempts + 1);
   }
 
