@@ -31,8 +31,13 @@ export function taskDataDirPath(root: string, runId: string, taskId: string): st
   return dir;
 }
 
-/** Tries of mkdir -p while other tasks of the run keep removing the (empty) run folder. */
-const MKDIR_TRIES = 8;
+/**
+ * Tries of mkdir -p while other tasks of the run keep removing the (empty) run
+ * folder. Each try is one or two syscalls, so even a real file in the way fails
+ * within a millisecond; 8 tries still lost a few folders in the unit test's
+ * far harsher churn than any run makes.
+ */
+const MKDIR_TRIES = 100;
 
 /**
  * mkdir -p of `<run>/<task>`. A task of the same run that just ended removes
