@@ -31,15 +31,52 @@ export function taskDataDirPath(root: string, runId: string, taskId: string): st
   return dir;
 }
 
+/**
+ * Tries of mkdir -p while other tasks of the run keep removing the (empty) run
+ * folder. Each try is one or two syscalls, so even a real file in the way fails
+ * within a millisecond; 8 tries still lost a few folders in the unit test's
+ * far harsher churn than any run makes.
+ */
+const MKDIR_TRIES = 100;
+
+/**
+ * mkdir -p of `<run>/<task>`. A task of the same run that just ended removes
+ * the run folder once it is empty, which can happen between the two levels of
+ * mkdir -p: Node then reports ENOENT, or ENOTDIR when the folder vanished
+ * between its EEXIST and the check that it is a folder (15 of 112 000 tasks
+ * in the heap bench, 64 in flight). Both are retried a bounded number of
+ * times, so a real file in the way still fails, promptly.
+ */
+async function mkdirRacingRunRemoval(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= MKDIR_TRIES || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw error;
+    }
+  }
+}
+
+/** {@link mkdirRacingRunRemoval}, synchronous, for {@link TaskDataDir.ensure}. */
+function mkdirSyncRacingRunRemoval(dir: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= MKDIR_TRIES || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw error;
+    }
+  }
+}
+
 /** Creates (mkdir -p) and returns the data folder of one task. */
 export async function ensureTaskDataDir(root: string, runId: string, taskId: string): Promise<string> {
   const dir = taskDataDirPath(root, runId, taskId);
   try {
-    // A task of the same run that just ended may remove the (then empty) run folder between
-    // the two levels of mkdir -p: that ENOENT is worth one more try.
-    await mkdir(dir, { recursive: true }).catch((error: unknown) =>
-      (error as { code?: unknown }).code === 'ENOENT' ? mkdir(dir, { recursive: true }) : Promise.reject(error),
-    );
+    await mkdirRacingRunRemoval(dir);
   } catch (error) {
     throw createFailure(dir, error);
   }
@@ -91,7 +128,7 @@ export class TaskDataDir {
   ensure(): string {
     if (this.#created) return this.path;
     try {
-      mkdirSync(this.path, { recursive: true });
+      mkdirSyncRacingRunRemoval(this.path);
     } catch (error) {
       throw createFailure(this.path, error);
     }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ensureTaskDataDir } from './task-data-dir.js';
+import { ensureTaskDataDir, TaskDataDir, taskDataDirPath } from './task-data-dir.js';
 import { KEEP_MARKER, keepTaskDataDir, releaseTaskDataDir, sweepTaskDataDirs } from './task-data-lifecycle.js';
 
 let root: string;
@@ -24,6 +24,47 @@ describe('task data folder lifecycle', () => {
     expect(existsSync(join(root, 'run-1'))).toBe(true);
     await releaseTaskDataDir(b);
     expect(await readdir(root)).toEqual([]);
+  });
+
+  it('creates task folders of a run while other tasks of the run remove the run folder, without a failure', async () => {
+    // Found by the heap bench: 15 of 112 000 tasks failed with ENOTDIR when the run folder
+    // was removed between the two levels of mkdir -p. Here lanes that only remove and re-make
+    // the run folder (what ending tasks do, much more often) race lanes that make task folders
+    // both ways: the async mkdir -p and the lazy one behind ctx.dataDir.
+    const runDir = join(root, 'run');
+    const failures: string[] = [];
+    let made = 0;
+    let stop = false;
+    const churn = async () => {
+      while (!stop) {
+        await rmdir(runDir).catch(() => {});
+        await mkdir(runDir).catch(() => {});
+      }
+    };
+    const make = async (lane: number) => {
+      for (let i = 0; i < 1500; i++) {
+        const id = `t${lane}-${i}`;
+        try {
+          const dir = i % 2 === 0 ? await ensureTaskDataDir(root, 'run', id) : new TaskDataDir(taskDataDirPath(root, 'run', id)).ensure();
+          made++;
+          await rm(dir, { recursive: true });
+        } catch (error) {
+          failures.push(String(error));
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const churning = Promise.all(Array.from({ length: 4 }, churn));
+    await Promise.all(Array.from({ length: 4 }, (_, lane) => make(lane)));
+    stop = true;
+    await churning;
+    expect(failures.slice(0, 3)).toEqual([]);
+    expect(made).toBe(6000);
+  }, 30_000);
+
+  it('still fails, clearly, when a file stands where the run folder belongs', async () => {
+    await writeFile(join(root, 'run'), 'not a folder');
+    await expect(ensureTaskDataDir(root, 'run', 't1')).rejects.toThrow(/cannot create task data folder .*run.t1: .*(ENOTDIR|EEXIST)/);
   });
 
   it('keeps a folder its handler asked to keep', async () => {
