@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
 import { FrameType } from '@astraflow/protocol';
 import { taskDataDirPath } from '@astraflow/runner';
@@ -61,6 +61,18 @@ afterAll(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
 });
 
+/** Removes `dir`, then each parent below the repository root that it leaves empty. */
+async function removeStray(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  for (let parent = dirname(dir); parent.startsWith(`${ROOT}${sep}`); parent = dirname(parent)) {
+    try {
+      await rmdir(parent);
+    } catch {
+      return; // not empty (or gone): what is left is not ours
+    }
+  }
+}
+
 describe('Dockerfile', () => {
   it('builds in one stage and runs the deployed CLI on node:24-slim as a non-root user', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -100,6 +112,12 @@ describe('Dockerfile', () => {
     const out = join(dir, 'app');
     // The Dockerfile's own deploy command, into the scratch folder instead of its /out.
     const args = deployRun.replace(/^pnpm\s+/, '').split(/\s+/).map((a) => (a === deployDir ? out : a));
+    // pnpm 10 also links the deployed package's bins at the target path taken relative to the
+    // package folder (apps/worker-cli/<ROOT→out>): remove that stray copy too.
+    const stray = resolve(ROOT, 'apps', 'worker-cli', relative(ROOT, out));
+    // Its parent carries the scratch folder's unique name, so removing it touches nothing else; the
+    // folders above it that pnpm made for it are removed while empty.
+    if (stray !== out) cleanups.push(() => removeStray(dirname(stray)));
     execFileSync('pnpm', args, { cwd: ROOT, stdio: 'ignore' });
     expect(existsSync(join(out, 'node_modules', '@astraflow', 'worker', 'dist', 'index.js'))).toBe(true);
 

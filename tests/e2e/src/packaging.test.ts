@@ -1,6 +1,6 @@
 // What the published tarballs contain and what a production install of the worker pulls in.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ function publishedPackages(): Array<{ dir: string; name: string }> {
     ...readdirSync(join(ROOT, 'apps')).map((d) => join(ROOT, 'apps', d)),
   ];
   return dirs
+    // Only package folders: another test's scratch output may sit beside them for a moment.
+    .filter((dir) => existsSync(join(dir, 'package.json')))
     .map((dir) => ({ dir, pkg: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; private?: boolean } }))
     .filter(({ pkg }) => pkg.private !== true)
     .map(({ dir, pkg }) => ({ dir, name: pkg.name }));
