@@ -84,7 +84,11 @@ function table(rows) {
   const headers = ['#', 'node type', 'what', 'expected', 'got', 'ok', 'details'];
   const cells = rows.map((r, i) => [String(i + 1), r.nodeType, r.title, r.expected, r.outcome, r.ok ? 'yes' : 'NO', r.detail]);
   const widths = headers.map((h, c) => Math.max(h.length, ...cells.map((row) => Math.min(row[c].length, c === 6 ? 80 : 40))));
-  const line = (row) => row.map((cell, c) => clip(cell, c === 6 ? 80 : 40).padEnd(widths[c])).join('  ').trimEnd();
+  const line = (row) =>
+    row
+      .map((cell, c) => clip(cell, c === 6 ? 80 : 40).padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
@@ -113,7 +117,13 @@ async function main() {
     const configFile = join(dir, 'worker.yaml');
     await writeFile(
       configFile,
-      ['heartbeat_interval_seconds: 2', 'heartbeat_jitter_seconds: 0.5', 'ws_ping_interval_seconds: 0', 'shutdown_grace_seconds: 10', ''].join('\n'),
+      [
+        'heartbeat_interval_seconds: 2',
+        'heartbeat_jitter_seconds: 0.5',
+        'ws_ping_interval_seconds: 0',
+        'shutdown_grace_seconds: 10',
+        '',
+      ].join('\n'),
     );
 
     scheduler = await startReferenceScheduler({ token: TOKEN });
@@ -156,7 +166,9 @@ async function main() {
         `install ${name}`,
         scheduler.installPackage({ name, version: '1.0.0', url, sha256: archive.sha256 }),
       );
-      say(`install ${`${name}@1.0.0`.padEnd(14)}${event.payload.status}${event.payload.status === 'installed' ? '' : ` ${JSON.stringify(event.payload.details)}`}`);
+      say(
+        `install ${`${name}@1.0.0`.padEnd(14)}${event.payload.status}${event.payload.status === 'installed' ? '' : ` ${JSON.stringify(event.payload.details)}`}`,
+      );
       if (event.payload.status !== 'installed') throw new Error(`package ${name} did not install`);
     }
 
@@ -178,7 +190,14 @@ async function main() {
       const fb = feedback.get(t.payload.task_id);
       const { outcome, detail } = describeAnswer(answers[i], t.feedback ? fb : undefined);
       const feedbackOk = t.feedback === undefined || (fb !== undefined && fb.chunks === t.feedback && fb.progress === '100%');
-      return { nodeType: t.payload.node_type, title: t.title, expected: t.expected, outcome, detail, ok: outcome === t.expected && feedbackOk };
+      return {
+        nodeType: t.payload.node_type,
+        title: t.title,
+        expected: t.expected,
+        outcome,
+        detail,
+        ok: outcome === t.expected && feedbackOk,
+      };
     });
 
     // An uninstall is reported by the re-register that no longer lists the version (docs/protocol.md §6).
@@ -186,7 +205,10 @@ async function main() {
     await step('uninstall echo', scheduler.send('biz.pkg.uninstall', { name: 'echo', version: '1.0.0' }));
     const reregister = await step(
       'the re-register after the uninstall',
-      scheduler.waitFor((f) => f.type === 'control.register' && scheduler.registers.indexOf(f) >= registersBefore, STEP_TIMEOUT_MS),
+      scheduler.waitFor(
+        (f) => f.type === 'control.register' && scheduler.registers.indexOf(f) >= registersBefore,
+        STEP_TIMEOUT_MS,
+      ),
     );
     const removed = !reregister.payload.packages.some((p) => p.name === 'echo' && p.version === '1.0.0');
     say(`uninstall echo@1.0.0  ${removed ? 'uninstalled (re-register without it)' : 'STILL LISTED'}`);
@@ -203,7 +225,9 @@ async function main() {
 
     const failed = rows.filter((r) => !r.ok);
     const good = failed.length === 0 && exit.code === 0 && removed && violations.length === 0;
-    say(good ? `demo ok: ${rows.length} tasks, every outcome as expected` : `demo FAILED: ${failed.length} unexpected outcome(s)`);
+    say(
+      good ? `demo ok: ${rows.length} tasks, every outcome as expected` : `demo FAILED: ${failed.length} unexpected outcome(s)`,
+    );
     if (!good) await showLogTail(logPath);
     return good ? 0 : 1;
   } catch (err) {

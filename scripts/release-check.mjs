@@ -38,10 +38,12 @@ try {
     const file = join(out, tarball);
     const listing = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).split('\n').filter(Boolean);
     const has = (path) => listing.includes(`package/${path}`);
-    for (const required of ['package.json', 'README.md', 'LICENSE']) if (!has(required)) problems.push(`${pkg.name}: no ${required} in the tarball`);
+    for (const required of ['package.json', 'README.md', 'LICENSE'])
+      if (!has(required)) problems.push(`${pkg.name}: no ${required} in the tarball`);
     for (const entry of listing) {
       if (entry.endsWith('.map')) problems.push(`${pkg.name}: ships a source map without its sources (${entry})`);
-      if (/\.test(-util)?\.[cm]?[jt]s$/.test(entry) || /\.test\.d\.ts$/.test(entry)) problems.push(`${pkg.name}: ships a test file (${entry})`);
+      if (/\.test(-util)?\.[cm]?[jt]s$/.test(entry) || /\.test\.d\.ts$/.test(entry))
+        problems.push(`${pkg.name}: ships a test file (${entry})`);
     }
     const manifest = JSON.parse(execFileSync('tar', ['-xzOf', file, 'package/package.json'], { encoding: 'utf8' }));
     for (const section of ['dependencies', 'peerDependencies', 'optionalDependencies']) {

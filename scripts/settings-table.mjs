@@ -18,7 +18,8 @@ const cell = (text) => String(text).replaceAll('|', '\\|').replaceAll('\n', ' ')
 
 export function renderSettingsTable() {
   const rows = settingFields.map(
-    (f) => `| \`${f.name}\` | \`${f.env}\` | ${cell(f.type)} | ${cell(f.default)} | ${cell(f.description)}${f.secret ? ' (secret)' : ''} |`,
+    (f) =>
+      `| \`${f.name}\` | \`${f.env}\` | ${cell(f.type)} | ${cell(f.default)} | ${cell(f.description)}${f.secret ? ' (secret)' : ''} |`,
   );
   return ['| setting | environment variable | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

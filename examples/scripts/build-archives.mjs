@@ -40,9 +40,7 @@ async function main() {
       throw new Error(`${folder}/manifest.json is invalid: ${parsed.error.message}`);
     }
     const { name, version } = parsed.data;
-    const files = (await listFiles(pkgDir))
-      .map((f) => relative(pkgDir, f).split(sep).join('/'))
-      .sort();
+    const files = (await listFiles(pkgDir)).map((f) => relative(pkgDir, f).split(sep).join('/')).sort();
     const file = `${name}-${version}.tgz`;
     const target = join(outDir, file);
     await tar.c(
@@ -61,7 +59,9 @@ async function main() {
       },
       files,
     );
-    const sha256 = createHash('sha256').update(await readFile(target)).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await readFile(target))
+      .digest('hex');
     index.push({ name, version, file, sha256 });
   }
   index.sort((a, b) => (a.name === b.name ? a.version.localeCompare(b.version) : a.name.localeCompare(b.name)));

@@ -19,7 +19,12 @@ export function catalogProblems(manifest: unknown): string[] {
   addFormats(ajv);
   const validate = ajv.compile(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>);
   if (validate(manifest)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${
-    e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : ''
-  }`);
+  return (validate.errors ?? []).map(
+    (e) =>
+      `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${
+        e.keyword === 'additionalProperties'
+          ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})`
+          : ''
+      }`,
+  );
 }

@@ -71,7 +71,10 @@ describe('main', () => {
   });
 
   it('never prints the token of a rejected setting', async () => {
-    const { codes, err } = await run([], { ASTRA_WORKER_AUTH_TOKEN: 'sup3r-s3cret', ASTRA_WORKER_SCHEDULER_WS_URL: 'http://sup3r-s3cret@x' });
+    const { codes, err } = await run([], {
+      ASTRA_WORKER_AUTH_TOKEN: 'sup3r-s3cret',
+      ASTRA_WORKER_SCHEDULER_WS_URL: 'http://sup3r-s3cret@x',
+    });
     expect(codes).toEqual([ExitCode.CONFIG]);
     expect(err).not.toContain('sup3r-s3cret');
   });

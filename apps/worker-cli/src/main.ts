@@ -100,11 +100,7 @@ async function dummyTransportFor(settings: Settings, logger: Logger): Promise<Tr
   return createDummyTransport({ tenant: settings.tenant, logger });
 }
 
-async function createProcessLogger(
-  io: MainIo,
-  settings: Settings,
-  instanceId: () => string | undefined,
-): Promise<Logger> {
+async function createProcessLogger(io: MainIo, settings: Settings, instanceId: () => string | undefined): Promise<Logger> {
   const identity = { worker_name: settings.worker_name, tenant: settings.tenant, worker_instance_id: instanceId };
   if (io.stdout.isTTY) {
     // Loaded only for a terminal: a worker logging JSON lines never pays for it.

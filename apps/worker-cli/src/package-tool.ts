@@ -98,7 +98,9 @@ export async function runPackageTool(argv: readonly string[], cwd: string): Prom
     },
     files,
   );
-  const sha256 = createHash('sha256').update(await readFile(target)).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(await readFile(target))
+    .digest('hex');
   const payload = { name: found.name, version: found.version, url: parsed.values.url ?? pathToFileURL(target).href, sha256 };
   const checked = PkgInstallPayloadSchema.safeParse(payload);
   if (!checked.success) {

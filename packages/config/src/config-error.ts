@@ -40,7 +40,10 @@ export function configError(
   cause?: unknown,
 ): AstraError {
   // Shorter values would mangle ordinary words; a rejected secret is never rendered anyway.
-  const text = scrubSecrets(message.replace(/[\r\n]+/g, ' '), [...secrets].filter((s) => s.length >= 4));
+  const text = scrubSecrets(
+    message.replace(/[\r\n]+/g, ' '),
+    [...secrets].filter((s) => s.length >= 4),
+  );
   const plain: Record<string, unknown> = {};
   if (details.field !== undefined) plain.field = details.field;
   plain.source = details.source;

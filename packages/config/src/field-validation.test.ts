@@ -13,50 +13,291 @@ const envError = (field: keyof Settings, raw: string): string => box.loadError({
 // [field, accepted env strings with their parsed values, rejected env strings]
 type BoundRow = [keyof Settings, readonly (readonly [string, number])[], readonly string[]];
 const bounds: readonly BoundRow[] = [
-  ['handshake_protocol_version', [['1', 1], ['3', 3]], ['0', '1.5', '-1']],
-  ['heartbeat_interval_seconds', [['0.5', 0.5], ['30', 30], ['2147483', 2147483]], ['0', '-1', '2147484']],
-  ['heartbeat_jitter_seconds', [['0', 0], ['2.5', 2.5]], ['-0.1']],
+  [
+    'handshake_protocol_version',
+    [
+      ['1', 1],
+      ['3', 3],
+    ],
+    ['0', '1.5', '-1'],
+  ],
+  [
+    'heartbeat_interval_seconds',
+    [
+      ['0.5', 0.5],
+      ['30', 30],
+      ['2147483', 2147483],
+    ],
+    ['0', '-1', '2147484'],
+  ],
+  [
+    'heartbeat_jitter_seconds',
+    [
+      ['0', 0],
+      ['2.5', 2.5],
+    ],
+    ['-0.1'],
+  ],
   ['ack_retry_base_ms', [['1', 1]], ['0', '1.5']],
-  ['ack_retry_max_ms', [['200', 200], ['2147483647', 2147483647]], ['0', '200.5', '2147483648']],
-  ['ack_retry_attempts', [['0', 0], ['10', 10]], ['-1', '0.5']],
+  [
+    'ack_retry_max_ms',
+    [
+      ['200', 200],
+      ['2147483647', 2147483647],
+    ],
+    ['0', '200.5', '2147483648'],
+  ],
+  [
+    'ack_retry_attempts',
+    [
+      ['0', 0],
+      ['10', 10],
+    ],
+    ['-1', '0.5'],
+  ],
   ['session_accept_timeout_seconds', [['0.1', 0.1]], ['0', '-5']],
-  ['session_window_size', [['1', 1], ['512', 512]], ['0', '2.5']],
-  ['session_recv_stall_seconds', [['0', 0], ['60', 60]], ['-1', '2200000']],
+  [
+    'session_window_size',
+    [
+      ['1', 1],
+      ['512', 512],
+    ],
+    ['0', '2.5'],
+  ],
+  [
+    'session_recv_stall_seconds',
+    [
+      ['0', 0],
+      ['60', 60],
+    ],
+    ['-1', '2200000'],
+  ],
   ['reconnect_base_delay_seconds', [['0.1', 0.1]], ['0']],
-  ['reconnect_max_delay_seconds', [['1', 1], ['600', 600]], ['0', '-1']],
-  ['reconnect_jitter', [['0', 0], ['1', 1], ['0.5', 0.5]], ['-0.01', '1.01']],
-  ['transport_recv_queue_max', [['0', 0], ['100', 100]], ['-1', '1.5']],
+  [
+    'reconnect_max_delay_seconds',
+    [
+      ['1', 1],
+      ['600', 600],
+    ],
+    ['0', '-1'],
+  ],
+  [
+    'reconnect_jitter',
+    [
+      ['0', 0],
+      ['1', 1],
+      ['0.5', 0.5],
+    ],
+    ['-0.01', '1.01'],
+  ],
+  [
+    'transport_recv_queue_max',
+    [
+      ['0', 0],
+      ['100', 100],
+    ],
+    ['-1', '1.5'],
+  ],
   ['session_app_queue_max', [['0', 0]], ['-1', '0.5']],
-  ['handler_dispatch_max_inflight', [['0', 0], ['4', 4]], ['-1', '2.5']],
+  [
+    'handler_dispatch_max_inflight',
+    [
+      ['0', 0],
+      ['4', 4],
+    ],
+    ['-1', '2.5'],
+  ],
   ['handler_dispatch_queue_max', [['0', 0]], ['-1']],
-  ['handler_dispatch_queue_idle_seconds', [['0', 0], ['0.5', 0.5]], ['-1']],
+  [
+    'handler_dispatch_queue_idle_seconds',
+    [
+      ['0', 0],
+      ['0.5', 0.5],
+    ],
+    ['-1'],
+  ],
   // 2 200 000 s once became a 1 ms timer (Node caps timers at 2^31 − 1 ms): refused at start-up now.
-  ['handler_dispatch_timeout_seconds', [['0', 0], ['1.5', 1.5]], ['-0.5', '2200000']],
-  ['handler_dispatch_max_failures', [['0', 0], ['3', 3]], ['-1', '1.5']],
-  ['handler_dispatch_failure_cooldown_seconds', [['0', 0], ['60', 60]], ['-1']],
-  ['handler_dispatch_max_queue_wait_seconds', [['0', 0], ['2.5', 2.5]], ['-1', '86401']],
-  ['thread_pool_min_threads', [['0', 0], ['1', 1]], ['-1', '0.5', '1025']],
-  ['thread_pool_max_threads', [['1', 1], ['64', 64]], ['0', '1.5', '1025']],
-  ['thread_pool_idle_timeout_seconds', [['0', 0], ['0.5', 0.5]], ['-1', '86401']],
-  ['load_sample_interval_seconds', [['0.01', 0.01], ['60', 60]], ['0', '61']],
-  ['load_event_loop_delay_max_ms', [['0', 0], ['250', 250]], ['-1', '600001']],
-  ['load_heap_used_max_pct', [['0', 0], ['100', 100]], ['-1', '100.5']],
-  ['load_recover_pct', [['1', 1], ['70', 70]], ['0', '101']],
-  ['concurrency_max_parallel', [['1', 1], ['16', 16]], ['0', '1.5']],
-  ['max_frame_bytes', [['1024', 1024], ['1e6', 1_000_000]], ['1023', '0']],
-  ['max_outbound_frame_bytes', [['65536', 65_536], ['33554432', 33_554_432]], ['65535', '33554433']],
-  ['task_data_retention_seconds', [['0', 0], ['86400', 86_400]], ['-1', '2147484']],
-  ['ws_ping_interval_seconds', [['0', 0], ['5', 5]], ['-1']],
+  [
+    'handler_dispatch_timeout_seconds',
+    [
+      ['0', 0],
+      ['1.5', 1.5],
+    ],
+    ['-0.5', '2200000'],
+  ],
+  [
+    'handler_dispatch_max_failures',
+    [
+      ['0', 0],
+      ['3', 3],
+    ],
+    ['-1', '1.5'],
+  ],
+  [
+    'handler_dispatch_failure_cooldown_seconds',
+    [
+      ['0', 0],
+      ['60', 60],
+    ],
+    ['-1'],
+  ],
+  [
+    'handler_dispatch_max_queue_wait_seconds',
+    [
+      ['0', 0],
+      ['2.5', 2.5],
+    ],
+    ['-1', '86401'],
+  ],
+  [
+    'thread_pool_min_threads',
+    [
+      ['0', 0],
+      ['1', 1],
+    ],
+    ['-1', '0.5', '1025'],
+  ],
+  [
+    'thread_pool_max_threads',
+    [
+      ['1', 1],
+      ['64', 64],
+    ],
+    ['0', '1.5', '1025'],
+  ],
+  [
+    'thread_pool_idle_timeout_seconds',
+    [
+      ['0', 0],
+      ['0.5', 0.5],
+    ],
+    ['-1', '86401'],
+  ],
+  [
+    'load_sample_interval_seconds',
+    [
+      ['0.01', 0.01],
+      ['60', 60],
+    ],
+    ['0', '61'],
+  ],
+  [
+    'load_event_loop_delay_max_ms',
+    [
+      ['0', 0],
+      ['250', 250],
+    ],
+    ['-1', '600001'],
+  ],
+  [
+    'load_heap_used_max_pct',
+    [
+      ['0', 0],
+      ['100', 100],
+    ],
+    ['-1', '100.5'],
+  ],
+  [
+    'load_recover_pct',
+    [
+      ['1', 1],
+      ['70', 70],
+    ],
+    ['0', '101'],
+  ],
+  [
+    'concurrency_max_parallel',
+    [
+      ['1', 1],
+      ['16', 16],
+    ],
+    ['0', '1.5'],
+  ],
+  [
+    'max_frame_bytes',
+    [
+      ['1024', 1024],
+      ['1e6', 1_000_000],
+    ],
+    ['1023', '0'],
+  ],
+  [
+    'max_outbound_frame_bytes',
+    [
+      ['65536', 65_536],
+      ['33554432', 33_554_432],
+    ],
+    ['65535', '33554433'],
+  ],
+  [
+    'task_data_retention_seconds',
+    [
+      ['0', 0],
+      ['86400', 86_400],
+    ],
+    ['-1', '2147484'],
+  ],
+  [
+    'ws_ping_interval_seconds',
+    [
+      ['0', 0],
+      ['5', 5],
+    ],
+    ['-1'],
+  ],
   ['package_download_timeout_seconds', [['0.5', 0.5]], ['0']],
   ['package_max_download_bytes', [['1', 1]], ['0', '1.5']],
   ['package_max_extracted_bytes', [['1', 1]], ['0']],
   ['package_max_entries', [['1', 1]], ['0', '-3']],
-  ['package_import_timeout_seconds', [['0.1', 0.1], ['600', 600]], ['0', '601']],
-  ['package_extract_timeout_seconds', [['0.1', 0.1], ['3600', 3600]], ['0.05', '3601']],
-  ['watchdog_timeout_seconds', [['0', 0], ['3600', 3600]], ['-1', '3601']],
-  ['shutdown_grace_seconds', [['0', 0], ['90', 90]], ['-1']],
-  ['outbox_max_bytes', [['65536', 65_536], ['1e9', 1_000_000_000]], ['65535', '0', '1.5', '1e12']],
-  ['http_port', [['0', 0], ['65535', 65535], ['8080', 8080]], ['65536', '-1', '80.5']],
+  [
+    'package_import_timeout_seconds',
+    [
+      ['0.1', 0.1],
+      ['600', 600],
+    ],
+    ['0', '601'],
+  ],
+  [
+    'package_extract_timeout_seconds',
+    [
+      ['0.1', 0.1],
+      ['3600', 3600],
+    ],
+    ['0.05', '3601'],
+  ],
+  [
+    'watchdog_timeout_seconds',
+    [
+      ['0', 0],
+      ['3600', 3600],
+    ],
+    ['-1', '3601'],
+  ],
+  [
+    'shutdown_grace_seconds',
+    [
+      ['0', 0],
+      ['90', 90],
+    ],
+    ['-1'],
+  ],
+  [
+    'outbox_max_bytes',
+    [
+      ['65536', 65_536],
+      ['1e9', 1_000_000_000],
+    ],
+    ['65535', '0', '1.5', '1e12'],
+  ],
+  [
+    'http_port',
+    [
+      ['0', 0],
+      ['65535', 65535],
+      ['8080', 8080],
+    ],
+    ['65536', '-1', '80.5'],
+  ],
 ];
 
 describe('numeric bounds', () => {
@@ -70,7 +311,9 @@ describe('numeric bounds', () => {
     it(`${field} (${type})`, () => {
       for (const [raw, value] of good) expect(fromEnv(field, raw), raw).toBe(value);
       for (const raw of bad) {
-        expect(envError(field, raw)).toBe(`invalid ${field} from ${envName(field)}: expected a${type.startsWith('integer') ? 'n' : ''} ${type}, got "${raw}"`);
+        expect(envError(field, raw)).toBe(
+          `invalid ${field} from ${envName(field)}: expected a${type.startsWith('integer') ? 'n' : ''} ${type}, got "${raw}"`,
+        );
       }
     });
   }
@@ -94,10 +337,15 @@ describe('numeric bounds', () => {
     const path = box.write('n.yaml', 'session_window_size: "16"\nmax_frame_bytes: 2048\n');
     expect(box.load({}, { defaultPaths: [path] })).toMatchObject({ session_window_size: 16, max_frame_bytes: 2048 });
     const bad = box.write('b.yaml', 'max_frame_bytes: 1023\n');
-    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(`invalid max_frame_bytes from ${bad}: expected an integer ≥ 1024, got 1023`);
+    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(
+      `invalid max_frame_bytes from ${bad}: expected an integer ≥ 1024, got 1023`,
+    );
     const boolForNumber = box.write('c.yaml', 'http_port: true\n');
     expect(box.loadError({}, { defaultPaths: [boolForNumber] }).message).toContain('expected an integer 0..65535, got true');
-    expect(box.loadError({ session_window_size: '16 frames' }).details).toEqual({ field: 'session_window_size', source: 'explicit' });
+    expect(box.loadError({ session_window_size: '16 frames' }).details).toEqual({
+      field: 'session_window_size',
+      source: 'explicit',
+    });
   });
 });
 
@@ -121,7 +369,9 @@ describe('enums', () => {
     it(field, () => {
       for (const value of good) expect(fromEnv(field, value)).toBe(value);
       for (const value of bad) {
-        expect(envError(field, value)).toBe(`invalid ${field} from ${envName(field)}: expected one of ${good.join(', ')}, got "${value}"`);
+        expect(envError(field, value)).toBe(
+          `invalid ${field} from ${envName(field)}: expected one of ${good.join(', ')}, got "${value}"`,
+        );
       }
     });
   }
@@ -151,14 +401,16 @@ describe('enums', () => {
 
 describe('URLs', () => {
   it('scheduler_ws_url must be ws:// or wss://', () => {
-    for (const url of ['ws://sched:8080/ws/worker', 'wss://sched.example.com/ws', 'WSS://Host/x']) expect(fromEnv('scheduler_ws_url', url)).toBe(url);
+    for (const url of ['ws://sched:8080/ws/worker', 'wss://sched.example.com/ws', 'WSS://Host/x'])
+      expect(fromEnv('scheduler_ws_url', url)).toBe(url);
     for (const url of ['http://sched/ws', 'sched:8080', 'ws://', 'ws:/x', '//host']) {
       expect(envError('scheduler_ws_url', url), url).toContain('expected a ws:// or wss:// URL');
     }
   });
 
   it('scheduler_rest_base_url must be http:// or https://', () => {
-    for (const url of ['http://localhost:8080/api/v1', 'https://sched.example.com/api']) expect(fromEnv('scheduler_rest_base_url', url)).toBe(url);
+    for (const url of ['http://localhost:8080/api/v1', 'https://sched.example.com/api'])
+      expect(fromEnv('scheduler_rest_base_url', url)).toBe(url);
     for (const url of ['ws://x/api', 'ftp://x', 'localhost/api', 'https://']) {
       expect(envError('scheduler_rest_base_url', url), url).toContain('expected a http:// or https:// URL');
     }
@@ -186,7 +438,9 @@ describe('booleans', () => {
       for (const raw of ['true', 'TRUE', 'True', '1', 'yes', 'YES', ' yes ']) expect(fromEnv(field, raw), raw).toBe(true);
       for (const raw of ['false', 'False', '0', 'no', 'No']) expect(fromEnv(field, raw), raw).toBe(false);
       for (const raw of ['on', 'off', 'y', 'n', '2', 'enabled']) {
-        expect(envError(field, raw)).toBe(`invalid ${field} from ${envName(field)}: expected a boolean (true/false/1/0/yes/no), got "${raw}"`);
+        expect(envError(field, raw)).toBe(
+          `invalid ${field} from ${envName(field)}: expected a boolean (true/false/1/0/yes/no), got "${raw}"`,
+        );
       }
     });
   }
@@ -199,7 +453,9 @@ describe('booleans', () => {
       package_require_sha256: false,
     });
     const bad = box.write('c.yaml', 'http_enabled: 2\n');
-    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(`invalid http_enabled from ${bad}: expected a boolean (true/false/1/0/yes/no), got 2`);
+    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(
+      `invalid http_enabled from ${bad}: expected a boolean (true/false/1/0/yes/no), got 2`,
+    );
   });
 });
 
@@ -238,16 +494,25 @@ describe('lists and maps (JSON in env)', () => {
 
   it('accepts YAML lists/maps in files and JSON strings there too', () => {
     const path = box.write('l.yaml', 'feature_flags: \'["a","b"]\'\nconcurrency_per_node_limits: {x: 3}\n');
-    expect(box.load({}, { defaultPaths: [path] })).toMatchObject({ feature_flags: ['a', 'b'], concurrency_per_node_limits: { x: 3 } });
+    expect(box.load({}, { defaultPaths: [path] })).toMatchObject({
+      feature_flags: ['a', 'b'],
+      concurrency_per_node_limits: { x: 3 },
+    });
   });
 });
 
 describe('strings', () => {
   it('rejects empty strings and non-strings for text settings', () => {
     const path = box.write('s.yaml', 'tenant: ""\n');
-    expect(box.loadError({}, { defaultPaths: [path] }).message).toBe(`invalid tenant from ${path}: expected a non-empty string, got ""`);
-    expect(box.loadError({ worker_name: 42 }).message).toBe('invalid worker_name from explicit: expected a non-empty string, got 42');
-    expect(box.loadError({ http_host: ['a'] }).message).toBe('invalid http_host from explicit: expected a non-empty string, got ["a"]');
+    expect(box.loadError({}, { defaultPaths: [path] }).message).toBe(
+      `invalid tenant from ${path}: expected a non-empty string, got ""`,
+    );
+    expect(box.loadError({ worker_name: 42 }).message).toBe(
+      'invalid worker_name from explicit: expected a non-empty string, got 42',
+    );
+    expect(box.loadError({ http_host: ['a'] }).message).toBe(
+      'invalid http_host from explicit: expected a non-empty string, got ["a"]',
+    );
     expect(box.loadError({ data_dir: '' }).message).toBe('invalid data_dir from explicit: expected a non-empty path, got ""');
   });
 

@@ -9,7 +9,8 @@ describe('loadSettings: defaults', () => {
   it('uses the documented defaults when nothing is configured', () => {
     const box = createSandbox();
     const s = box.load();
-    const ownVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    const ownVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version;
     expect(s.scheduler_ws_url).toBe('ws://localhost:8080/ws/worker');
     expect(s.tenant).toBe('default');
     expect(s.worker_version).toBe(ownVersion);
@@ -111,7 +112,12 @@ describe('loadSettings: precedence explicit > file > env > .env > default', () =
 describe('loadSettings: config file discovery', () => {
   it('picks the first existing default path, in order, relative ones against cwd', () => {
     const box = createSandbox();
-    const paths = [join(box.dir, 'etc', 'worker.yaml'), join(box.dir, 'etc', 'worker.yml'), './config/worker.yaml', './config/worker.yml'];
+    const paths = [
+      join(box.dir, 'etc', 'worker.yaml'),
+      join(box.dir, 'etc', 'worker.yml'),
+      './config/worker.yaml',
+      './config/worker.yml',
+    ];
     const files = paths.map((p, i) => box.write(p.startsWith('./') ? p : p.slice(box.dir.length + 1), `tenant: t${i}\n`));
     for (let i = 0; i < files.length; i++) {
       expect(box.load({}, { defaultPaths: paths }).tenant, `with paths ${i}.. present`).toBe(`t${i}`);
@@ -148,10 +154,22 @@ describe('loadSettings: config file discovery', () => {
   it('reads JSON files as JSON and keeps YAML types', () => {
     const box = createSandbox();
     const json = box.write('w.json', '{"session_window_size": 12, "feature_flags": ["x"], "auth_mode": "mtls"}');
-    expect(box.load({}, { defaultPaths: [json] })).toMatchObject({ session_window_size: 12, feature_flags: ['x'], auth_mode: 'mtls' });
+    expect(box.load({}, { defaultPaths: [json] })).toMatchObject({
+      session_window_size: 12,
+      feature_flags: ['x'],
+      auth_mode: 'mtls',
+    });
     const yaml = box.write(
       'w.yaml',
-      ['session_window_size: 13', 'concurrency_per_node_limits:', '  gpu: 2', 'runtime_names: [node, deno]', 'http_enabled: yes', 'heartbeat_interval_seconds: "2.5"', ''].join('\n'),
+      [
+        'session_window_size: 13',
+        'concurrency_per_node_limits:',
+        '  gpu: 2',
+        'runtime_names: [node, deno]',
+        'http_enabled: yes',
+        'heartbeat_interval_seconds: "2.5"',
+        '',
+      ].join('\n'),
     );
     expect(box.load({}, { defaultPaths: [yaml] })).toMatchObject({
       session_window_size: 13,
@@ -188,7 +206,9 @@ describe('loadSettings: config file discovery', () => {
     const box = createSandbox();
     const truncated = box.write('a.json', '{"tenant": "x"');
     const badToken = box.write('b.json', '{"tenant": x}');
-    expect(box.loadError({}, { defaultPaths: [truncated] }).message).toMatch(new RegExp(`^malformed JSON in config file ${truncated}: .+`));
+    expect(box.loadError({}, { defaultPaths: [truncated] }).message).toMatch(
+      new RegExp(`^malformed JSON in config file ${truncated}: .+`),
+    );
     const error = box.loadError({}, { defaultPaths: [badToken] });
     expect(error.message).toMatch(new RegExp(`^malformed JSON in config file ${badToken}`));
     expect(error.details).toEqual({ source: badToken, path: badToken });
@@ -205,20 +225,26 @@ describe('loadSettings: config file discovery', () => {
     const box = createSandbox();
     const path = box.write(name, content);
     const error = box.loadError({}, { defaultPaths: [path] });
-    expect(error.message).toBe(`config file ${path} must hold a mapping of setting names to values at the top level, got ${what}`);
+    expect(error.message).toBe(
+      `config file ${path} must hold a mapping of setting names to values at the top level, got ${what}`,
+    );
   });
 
   it('rejects unknown keys in the file, naming key and path', () => {
     const box = createSandbox();
     const path = box.write('w.yaml', 'tenant: a\nheartbeat_interval_secs: 3\n');
     const error = box.loadError({}, { defaultPaths: [path] });
-    expect(error.message).toBe(`unknown setting "heartbeat_interval_secs" in config file ${path} (did you mean heartbeat_interval_seconds?)`);
+    expect(error.message).toBe(
+      `unknown setting "heartbeat_interval_secs" in config file ${path} (did you mean heartbeat_interval_seconds?)`,
+    );
     expect(error.details).toEqual({ field: 'heartbeat_interval_secs', source: path, path });
     const far = box.write('far.yaml', 'completely_unrelated: 1\n');
-    expect(box.loadError({}, { defaultPaths: [far] }).message).toBe(`unknown setting "completely_unrelated" in config file ${far}`);
+    expect(box.loadError({}, { defaultPaths: [far] }).message).toBe(
+      `unknown setting "completely_unrelated" in config file ${far}`,
+    );
   });
 
-  it('takes a Python worker\'s file: its keys we do not use give one warning, log_level CRITICAL works', () => {
+  it("takes a Python worker's file: its keys we do not use give one warning, log_level CRITICAL works", () => {
     const box = createSandbox();
     const path = box.write(
       'py.yaml',
@@ -232,7 +258,9 @@ describe('loadSettings: config file discovery', () => {
     expect(Object.keys(s)).not.toContain('worker_id');
     // A truly unknown key beside them is still an error.
     const bad = box.write('bad.yaml', 'worker_id: w\nteant: a\n');
-    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(`unknown setting "teant" in config file ${bad} (did you mean tenant?)`);
+    expect(box.loadError({}, { defaultPaths: [bad] }).message).toBe(
+      `unknown setting "teant" in config file ${bad} (did you mean tenant?)`,
+    );
     // Python-only keys are not settings: explicitly they are still refused.
     expect(box.loadError({ worker_id: 'w' } as never).message).toMatch(/^unknown setting "worker_id" in explicit settings/);
   });
@@ -247,15 +275,21 @@ describe('loadSettings: config file discovery', () => {
   it('null in the file unsets an optional field but is an error for a required one', () => {
     const box = createSandbox();
     const optional = box.write('o.yaml', 'auth_fingerprint: null\n');
-    expect(box.load({}, { env: { ASTRA_WORKER_AUTH_FINGERPRINT: 'ab:cd' }, defaultPaths: [optional] }).auth_fingerprint).toBeUndefined();
+    expect(
+      box.load({}, { env: { ASTRA_WORKER_AUTH_FINGERPRINT: 'ab:cd' }, defaultPaths: [optional] }).auth_fingerprint,
+    ).toBeUndefined();
     const required = box.write('r.yaml', 'tenant:\n');
-    expect(box.loadError({}, { defaultPaths: [required] }).message).toBe(`invalid tenant from ${required}: expected a non-empty string, got null`);
+    expect(box.loadError({}, { defaultPaths: [required] }).message).toBe(
+      `invalid tenant from ${required}: expected a non-empty string, got null`,
+    );
   });
 
   it('keeps file types strict for strings: a YAML number is not a tenant', () => {
     const box = createSandbox();
     const path = box.write('w.yaml', 'worker_version: 1.10\n');
-    expect(box.loadError({}, { defaultPaths: [path] }).message).toBe(`invalid worker_version from ${path}: expected a non-empty string, got 1.1`);
+    expect(box.loadError({}, { defaultPaths: [path] }).message).toBe(
+      `invalid worker_version from ${path}: expected a non-empty string, got 1.1`,
+    );
   });
 });
 
@@ -263,7 +297,9 @@ describe('loadSettings: packages_dir and paths', () => {
   it('takes ASTRA_PACKAGES_ROOT, with ASTRA_WORKER_PACKAGES_DIR winning at the same level', () => {
     const box = createSandbox();
     expect(box.load({}, { env: { ASTRA_PACKAGES_ROOT: '/opt/root' } }).packages_dir).toBe('/opt/root');
-    expect(box.load({}, { env: { ASTRA_PACKAGES_ROOT: '/opt/root', ASTRA_WORKER_PACKAGES_DIR: '/opt/dir' } }).packages_dir).toBe('/opt/dir');
+    expect(box.load({}, { env: { ASTRA_PACKAGES_ROOT: '/opt/root', ASTRA_WORKER_PACKAGES_DIR: '/opt/dir' } }).packages_dir).toBe(
+      '/opt/dir',
+    );
   });
 
   it('ranks env over .env whichever of the two names is used', () => {
@@ -304,7 +340,10 @@ describe('loadSettings: packages_dir and paths', () => {
     expect(s.tls_ca_file).toBe('/home/astra');
     expect(s.tls_cert_file).toBe('/etc/c.pem');
     expect(s.tls_key_file).toBe(join(box.dir, 'k.pem'));
-    const fromEnv = box.load({}, { env: { ...env, ASTRA_WORKER_WORKER_INSTANCE_ID_FILE: '~/id', ASTRA_PACKAGES_ROOT: 'rel/pk' } });
+    const fromEnv = box.load(
+      {},
+      { env: { ...env, ASTRA_WORKER_WORKER_INSTANCE_ID_FILE: '~/id', ASTRA_PACKAGES_ROOT: 'rel/pk' } },
+    );
     expect(fromEnv.worker_instance_id_file).toBe('/home/astra/id');
     expect(fromEnv.packages_dir).toBe(join(box.dir, 'rel', 'pk'));
   });
@@ -314,7 +353,9 @@ describe('loadSettings: cross-field checks', () => {
   it('requires ack_retry_max_ms ≥ ack_retry_base_ms, blaming the field set by the stronger source', () => {
     const box = createSandbox();
     const error = box.loadError({}, { env: { ASTRA_WORKER_ACK_RETRY_BASE_MS: '9000' } });
-    expect(error.message).toBe('invalid ack_retry_base_ms from ASTRA_WORKER_ACK_RETRY_BASE_MS: expected a value ≤ ack_retry_max_ms (5000), got 9000');
+    expect(error.message).toBe(
+      'invalid ack_retry_base_ms from ASTRA_WORKER_ACK_RETRY_BASE_MS: expected a value ≤ ack_retry_max_ms (5000), got 9000',
+    );
     const other = box.loadError({ ack_retry_max_ms: 100 });
     expect(other.message).toBe('invalid ack_retry_max_ms from explicit: expected a value ≥ ack_retry_base_ms (200), got 100');
     expect(box.load({ ack_retry_base_ms: 300, ack_retry_max_ms: 300 }).ack_retry_max_ms).toBe(300);
@@ -392,6 +433,8 @@ describe('loadSettings: auth_token never appears in errors', () => {
   it('hides user info embedded in rejected URLs', () => {
     const box = createSandbox();
     const error = box.loadError({}, { env: { ASTRA_WORKER_SCHEDULER_WS_URL: `http://user:${token}@host/ws` } });
-    expect(error.message).toBe('invalid scheduler_ws_url from ASTRA_WORKER_SCHEDULER_WS_URL: expected a ws:// or wss:// URL, got "http://host/ws"');
+    expect(error.message).toBe(
+      'invalid scheduler_ws_url from ASTRA_WORKER_SCHEDULER_WS_URL: expected a ws:// or wss:// URL, got "http://host/ws"',
+    );
   });
 });

@@ -76,7 +76,10 @@ function rejectUnknownKeys(
     if (isSettingName(key) || tolerated.has(key)) continue;
     const guess = closestName(key, settingNames);
     const hint = guess === undefined ? '' : ` (did you mean ${guess}?)`;
-    throw configError(`unknown setting "${key}" in ${where}${hint}`, path === undefined ? { source, field: key } : { source, field: key, path });
+    throw configError(
+      `unknown setting "${key}" in ${where}${hint}`,
+      path === undefined ? { source, field: key } : { source, field: key, path },
+    );
   }
 }
 
@@ -152,7 +155,10 @@ export function loadSettings(
   const checked = SettingsSchema.safeParse(result);
   if (!checked.success) {
     // Every field passed its own rule above, so this means the table and the schema disagree.
-    throw new AstraError(ErrorCode.INTERNAL, `settings failed the final schema check: ${checked.error.issues[0]?.message ?? 'unknown issue'}`);
+    throw new AstraError(
+      ErrorCode.INTERNAL,
+      `settings failed the final schema check: ${checked.error.issues[0]?.message ?? 'unknown issue'}`,
+    );
   }
   return deepFreeze(result) as unknown as Settings;
 }
@@ -262,7 +268,8 @@ function checkRelations(resolved: ReadonlyMap<keyof Settings, Resolved>, secrets
   const cert = get('tls_cert_file');
   const key = get('tls_key_file');
   if ((cert.value === undefined) !== (key.value === undefined)) {
-    const [field, missing] = cert.value === undefined ? (['tls_key_file', 'tls_cert_file'] as const) : (['tls_cert_file', 'tls_key_file'] as const);
+    const [field, missing] =
+      cert.value === undefined ? (['tls_key_file', 'tls_cert_file'] as const) : (['tls_cert_file', 'tls_key_file'] as const);
     throw configError(
       `invalid ${field} from ${get(field).source}: expected ${missing} to be set as well (mTLS needs both)`,
       { field, source: get(field).source },

@@ -202,7 +202,8 @@ export const settingDefinitions: Definitions = {
   handler_dispatch_max_queue_wait_seconds: {
     rule: number({ min: 0, max: 86_400 }),
     default: 60,
-    description: 'Longest a dispatch may wait inside the worker before its handler starts; then refused as overloaded; 0 = no limit.',
+    description:
+      'Longest a dispatch may wait inside the worker before its handler starts; then refused as overloaded; 0 = no limit.',
   },
   thread_pool_min_threads: {
     rule: integer(0, 1024),
@@ -335,7 +336,7 @@ export const settingDefinitions: Definitions = {
     rule: boolean(),
     default: false,
     description:
-      "Also answer an uninstall with biz.pkg.event status uninstalled; only for schedulers that accept it (the existing one logs an error).",
+      'Also answer an uninstall with biz.pkg.event status uninstalled; only for schedulers that accept it (the existing one logs an error).',
   },
   package_download_timeout_seconds: {
     rule: seconds({ gt: 0 }),
@@ -360,7 +361,7 @@ export const settingDefinitions: Definitions = {
   package_import_timeout_seconds: {
     rule: number({ min: 0.1, max: 600 }),
     default: 30,
-    description: 'Time limit of importing a package\'s modules, in the isolated probe process and again when activated (seconds).',
+    description: "Time limit of importing a package's modules, in the isolated probe process and again when activated (seconds).",
   },
   package_extract_timeout_seconds: {
     rule: number({ min: 0.1, max: 3600 }),
@@ -376,7 +377,8 @@ export const settingDefinitions: Definitions = {
     rule: number({ min: 0, max: 3600 }),
     default: 0,
     defaultText: '0 (= 3 × (heartbeat_interval_seconds + heartbeat_jitter_seconds), at least 5)',
-    description: 'Longest the main event loop may stay blocked before the watchdog ends the process; 0 = derived from the heartbeat.',
+    description:
+      'Longest the main event loop may stay blocked before the watchdog ends the process; 0 = derived from the heartbeat.',
   },
   shutdown_grace_seconds: {
     rule: seconds({ min: 0 }),
@@ -397,7 +399,8 @@ export const settingDefinitions: Definitions = {
   outbox_fsync: {
     rule: oneOf(['always', 'batch', 'off'] as const),
     default: 'batch',
-    description: 'When outbox writes reach the disk: always (one fsync per write), batch (group commit within a few ms), off (OS cache only).',
+    description:
+      'When outbox writes reach the disk: always (one fsync per write), batch (group commit within a few ms), off (OS cache only).',
   },
   outbox_max_bytes: {
     rule: integer(65_536, 17_179_869_184),

@@ -22,4 +22,3 @@ function buildShape(): SchemaShape {
  * ```
  */
 export const SettingsSchema = z.strictObject(buildShape());
-

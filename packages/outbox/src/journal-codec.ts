@@ -2,9 +2,7 @@ import { crc32 } from 'node:zlib';
 import type { OutboxRecord } from './outbox-store.js';
 
 /** One journal operation. */
-export type JournalOp =
-  | { op: 'put'; record: OutboxRecord; replaces?: readonly string[] }
-  | { op: 'del'; key: string };
+export type JournalOp = { op: 'put'; record: OutboxRecord; replaces?: readonly string[] } | { op: 'del'; key: string };
 
 /** Bytes before each body: u32 LE body length, u32 LE CRC-32 of the body. */
 export const HEADER_BYTES = 8;
@@ -43,9 +41,7 @@ export function decodeJournal(buf: Buffer): DecodedJournal {
   let offset = 0;
   while (offset < buf.length) {
     const bad = (why: string): DecodedJournal =>
-      isTornTail(buf, offset)
-        ? { ops, goodBytes: offset }
-        : { ops, goodBytes: offset, corrupt: `${why} at byte ${offset}` };
+      isTornTail(buf, offset) ? { ops, goodBytes: offset } : { ops, goodBytes: offset, corrupt: `${why} at byte ${offset}` };
     if (buf.length - offset < HEADER_BYTES) return bad('short header');
     const length = buf.readUInt32LE(offset);
     const sum = buf.readUInt32LE(offset + 4);

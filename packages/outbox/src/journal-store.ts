@@ -132,7 +132,14 @@ class JournalStore implements OutboxStore {
   /** Set when a group fdatasync failed: writes fail until a flush succeeds again. */
   #syncError: AstraError | undefined;
 
-  constructor(path: string, options: JournalStoreOptions, log: Logger, live: Map<string, Live>, size: number, broken?: AstraError) {
+  constructor(
+    path: string,
+    options: JournalStoreOptions,
+    log: Logger,
+    live: Map<string, Live>,
+    size: number,
+    broken?: AstraError,
+  ) {
     this.#path = path;
     this.#dir = options.dir;
     this.#policy = options.fsync ?? 'batch';
@@ -161,9 +168,13 @@ class JournalStore implements OutboxStore {
     const existing = this.#live.get(record.key)?.bytes ?? 0;
     if (this.#liveBytes + this.#queuedBytes + buf.length - existing > this.#maxBytes) {
       return Promise.reject(
-        new AstraError(OutboxErrorCode.FULL, `outbox full: ${this.#liveBytes + this.#queuedBytes} of ${this.#maxBytes} bytes in use`, {
-          details: { bytes: this.#liveBytes + this.#queuedBytes, max_bytes: this.#maxBytes },
-        }),
+        new AstraError(
+          OutboxErrorCode.FULL,
+          `outbox full: ${this.#liveBytes + this.#queuedBytes} of ${this.#maxBytes} bytes in use`,
+          {
+            details: { bytes: this.#liveBytes + this.#queuedBytes, max_bytes: this.#maxBytes },
+          },
+        ),
       );
     }
     return this.#enqueue(op, buf, buf.length);
@@ -278,7 +289,10 @@ class JournalStore implements OutboxStore {
       (err: unknown) => {
         this.#syncing = undefined;
         this.#syncError = ioError('flush', err);
-        this.#log.error({ err: this.#syncError.message }, 'OUTBOX FLUSH FAILED: the disk did not take the last writes; refusing writes until it does');
+        this.#log.error(
+          { err: this.#syncError.message },
+          'OUTBOX FLUSH FAILED: the disk did not take the last writes; refusing writes until it does',
+        );
       },
     );
   }

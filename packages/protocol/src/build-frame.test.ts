@@ -54,13 +54,17 @@ describe('buildFrame: envelope fields', () => {
   });
 
   it('sets corr, seq, session_seq and flags only when given, nulls included', () => {
-    const frame = buildFrame(FrameType.EXEC_ERROR, { code: 'E.TIMEOUT', message: 'late' }, {
-      ...base,
-      corr: 'dispatch-1',
-      seq: 4,
-      sessionSeq: 9,
-      flags: ['retry'],
-    });
+    const frame = buildFrame(
+      FrameType.EXEC_ERROR,
+      { code: 'E.TIMEOUT', message: 'late' },
+      {
+        ...base,
+        corr: 'dispatch-1',
+        seq: 4,
+        sessionSeq: 9,
+        flags: ['retry'],
+      },
+    );
     expect(frame).toMatchObject({ corr: 'dispatch-1', seq: 4, session_seq: 9, flags: ['retry'] });
     expect('sessionSeq' in frame).toBe(false);
     const nulls = buildFrame(FrameType.HEARTBEAT, heartbeat, { ...base, corr: null, seq: null });
@@ -75,7 +79,10 @@ describe('buildFrame: envelope fields', () => {
     [{ ackRequest: true }, { request: true }],
     [{ ackRequest: false }, { request: false }],
     [{ ackFor: 'frame-3' }, { for: 'frame-3' }],
-    [{ ackFor: 'frame-3', ackRequest: true }, { for: 'frame-3', request: true }],
+    [
+      { ackFor: 'frame-3', ackRequest: true },
+      { for: 'frame-3', request: true },
+    ],
   ])('builds ack from %j', (options, ack) => {
     expect(buildFrame(FrameType.ACK, { ok: true }, { ...base, ...options }).ack).toEqual(ack);
   });
@@ -83,9 +90,7 @@ describe('buildFrame: envelope fields', () => {
 
 describe('buildFrame: validation', () => {
   it('throws E.FRAME.INVALID naming the type and the bad payload paths', () => {
-    const error = thrown(() =>
-      buildFrame(FrameType.HEARTBEAT, { healthy: true, metrics: { inflight: -1 } }, base),
-    );
+    const error = thrown(() => buildFrame(FrameType.HEARTBEAT, { healthy: true, metrics: { inflight: -1 } }, base));
     expect(error).toBeInstanceOf(AstraError);
     expect(error.code).toBe(ErrorCode.FRAME_INVALID);
     expect(error.details).toEqual({ type: FrameType.HEARTBEAT });

@@ -70,7 +70,10 @@ describe.each(Object.values(FrameType))('%s payload: zod and ajv agree', (type) 
     const parsed = parseFrame(JSON.stringify(frame));
     expect(parsed.ok, parsed.ok ? '' : parsed.error.message).toBe(valid);
     expect(oracle.frame(frame).valid).toBe(valid);
-    if (!parsed.ok) expect(parsed.error.stage).toBe(value !== null && typeof value === 'object' && !Array.isArray(value) ? 'payload' : 'envelope');
+    if (!parsed.ok)
+      expect(parsed.error.stage).toBe(
+        value !== null && typeof value === 'object' && !Array.isArray(value) ? 'payload' : 'envelope',
+      );
   });
 });
 
@@ -100,8 +103,16 @@ const envelopeCases: Case[] = [
     value: { ...baseEnvelope, corr: null, seq: null, session_seq: null, ack: { for: null, request: null } },
     valid: true,
   },
-  { name: 'valid: empty ack and flags, zero seqs', value: { ...baseEnvelope, ack: {}, flags: [], seq: 0, session_seq: 0 }, valid: true },
-  { name: 'valid: scheduler sender, empty corr', value: { ...baseEnvelope, corr: '', sender: { role: 'scheduler', id: 's' } }, valid: true },
+  {
+    name: 'valid: empty ack and flags, zero seqs',
+    value: { ...baseEnvelope, ack: {}, flags: [], seq: 0, session_seq: 0 },
+    valid: true,
+  },
+  {
+    name: 'valid: scheduler sender, empty corr',
+    value: { ...baseEnvelope, corr: '', sender: { role: 'scheduler', id: 's' } },
+    valid: true,
+  },
   { name: 'valid: ts with offset and fraction', value: { ...baseEnvelope, ts: ISO }, valid: true },
   { name: 'valid: ts with lower-case t and z', value: { ...baseEnvelope, ts: '2024-05-01t12:00:00.5z' }, valid: true },
   { name: 'valid: ts with a space separator', value: { ...baseEnvelope, ts: '2024-05-01 12:00:00+00:00' }, valid: true },
@@ -118,10 +129,18 @@ const envelopeCases: Case[] = [
   { name: 'invalid: type empty', value: { ...baseEnvelope, type: '' }, valid: false },
   { name: 'invalid: id empty', value: { ...baseEnvelope, id: '' }, valid: false },
   { name: 'invalid: tenant empty', value: { ...baseEnvelope, tenant: '' }, valid: false },
-  { name: 'invalid: sender role outside the enum', value: { ...baseEnvelope, sender: { role: 'client', id: 'c' } }, valid: false },
+  {
+    name: 'invalid: sender role outside the enum',
+    value: { ...baseEnvelope, sender: { role: 'client', id: 'c' } },
+    valid: false,
+  },
   { name: 'invalid: sender id empty', value: { ...baseEnvelope, sender: { role: 'worker', id: '' } }, valid: false },
   { name: 'invalid: sender without id', value: { ...baseEnvelope, sender: { role: 'worker' } }, valid: false },
-  { name: 'invalid: sender extra property', value: { ...baseEnvelope, sender: { role: 'worker', id: 'w', host: 'h' } }, valid: false },
+  {
+    name: 'invalid: sender extra property',
+    value: { ...baseEnvelope, sender: { role: 'worker', id: 'w', host: 'h' } },
+    valid: false,
+  },
   { name: 'invalid: seq below minimum', value: { ...baseEnvelope, seq: -1 }, valid: false },
   { name: 'invalid: session_seq not an integer', value: { ...baseEnvelope, session_seq: 1.5 }, valid: false },
   { name: 'invalid: ack extra property', value: { ...baseEnvelope, ack: { for: 'x', seq: 1 } }, valid: false },
@@ -147,7 +166,11 @@ describe('envelope: zod and ajv agree', () => {
 const manifestCases: Case[] = [
   { name: 'valid: minimal', value: minimalManifest, valid: true },
   { name: 'valid: full', value: fullManifest, valid: true },
-  { name: 'valid: entrypoint module:Class', value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters.echo:Echo')), valid: true },
+  {
+    name: 'valid: entrypoint module:Class',
+    value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters.echo:Echo')),
+    valid: true,
+  },
   { name: 'valid: boolean node schema', value: variant(minimalManifest, (d) => (d.nodes[0].schema = false)), valid: true },
   { name: 'invalid: schemaVersion not x.y.z', value: { ...minimalManifest, schemaVersion: '1.0' }, valid: false },
   { name: 'invalid: name with upper case', value: { ...minimalManifest, name: 'Example' }, valid: false },
@@ -155,26 +178,78 @@ const manifestCases: Case[] = [
   { name: 'invalid: version not semver', value: { ...minimalManifest, version: 'v1' }, valid: false },
   { name: 'invalid: adapters empty', value: { ...minimalManifest, adapters: [] }, valid: false },
   { name: 'invalid: nodes empty', value: { ...minimalManifest, nodes: [] }, valid: false },
-  { name: 'invalid: adapter capabilities empty', value: variant(minimalManifest, (d) => (d.adapters[0].capabilities = [])), valid: false },
-  { name: 'invalid: adapter extra property', value: variant(minimalManifest, (d) => (d.adapters[0].runtime = 'node')), valid: false },
-  { name: 'invalid: absolute entrypoint', value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = '/abs/echo.js')), valid: false },
-  { name: 'invalid: entrypoint leaving the package', value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = '../echo.js')), valid: false },
-  { name: 'invalid: entrypoint with an empty export', value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters.echo:')), valid: false },
-  { name: 'invalid: node status outside the enum', value: variant(minimalManifest, (d) => (d.nodes[0].status = 'beta')), valid: false },
+  {
+    name: 'invalid: adapter capabilities empty',
+    value: variant(minimalManifest, (d) => (d.adapters[0].capabilities = [])),
+    valid: false,
+  },
+  {
+    name: 'invalid: adapter extra property',
+    value: variant(minimalManifest, (d) => (d.adapters[0].runtime = 'node')),
+    valid: false,
+  },
+  {
+    name: 'invalid: absolute entrypoint',
+    value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = '/abs/echo.js')),
+    valid: false,
+  },
+  {
+    name: 'invalid: entrypoint leaving the package',
+    value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = '../echo.js')),
+    valid: false,
+  },
+  {
+    name: 'invalid: entrypoint with an empty export',
+    value: variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters.echo:')),
+    valid: false,
+  },
+  {
+    name: 'invalid: node status outside the enum',
+    value: variant(minimalManifest, (d) => (d.nodes[0].status = 'beta')),
+    valid: false,
+  },
   { name: 'invalid: node schema a number', value: variant(minimalManifest, (d) => (d.nodes[0].schema = 42)), valid: false },
   { name: 'invalid: node without schema', value: variant(minimalManifest, (d) => delete d.nodes[0].schema), valid: false },
-  { name: 'invalid: node handler with a dash', value: variant(minimalManifest, (d) => (d.nodes[0].handler = 'do-it')), valid: false },
+  {
+    name: 'invalid: node handler with a dash',
+    value: variant(minimalManifest, (d) => (d.nodes[0].handler = 'do-it')),
+    valid: false,
+  },
   { name: 'invalid: node type with a space', value: variant(minimalManifest, (d) => (d.nodes[0].type = 'a b')), valid: false },
   { name: 'invalid: python without requires', value: { ...minimalManifest, python: { dependencies: [] } }, valid: false },
-  { name: 'invalid: python extra property', value: { ...minimalManifest, python: { requires: '>=3', venv: true } }, valid: false },
-  { name: 'invalid: resource sha256 too short', value: { ...minimalManifest, resources: [{ path: 'a', type: 'b', sha256: 'abc' }] }, valid: false },
+  {
+    name: 'invalid: python extra property',
+    value: { ...minimalManifest, python: { requires: '>=3', venv: true } },
+    valid: false,
+  },
+  {
+    name: 'invalid: resource sha256 too short',
+    value: { ...minimalManifest, resources: [{ path: 'a', type: 'b', sha256: 'abc' }] },
+    valid: false,
+  },
   { name: 'invalid: resource without type', value: { ...minimalManifest, resources: [{ path: 'a' }] }, valid: false },
-  { name: 'invalid: binding mode outside the enum', value: variant(fullManifest, (d) => (d.nodes[0].ui.widgets[0].binding.mode = 'readwrite')), valid: false },
-  { name: 'invalid: binding scope kind outside the enum', value: variant(fullManifest, (d) => (d.nodes[0].ui.widgets[0].binding.scope.kind = 'global')), valid: false },
-  { name: 'invalid: port without binding', value: variant(fullManifest, (d) => delete d.nodes[0].ui.inputPorts[0].binding), valid: false },
+  {
+    name: 'invalid: binding mode outside the enum',
+    value: variant(fullManifest, (d) => (d.nodes[0].ui.widgets[0].binding.mode = 'readwrite')),
+    valid: false,
+  },
+  {
+    name: 'invalid: binding scope kind outside the enum',
+    value: variant(fullManifest, (d) => (d.nodes[0].ui.widgets[0].binding.scope.kind = 'global')),
+    valid: false,
+  },
+  {
+    name: 'invalid: port without binding',
+    value: variant(fullManifest, (d) => delete d.nodes[0].ui.inputPorts[0].binding),
+    valid: false,
+  },
   { name: 'invalid: ui extra property', value: variant(fullManifest, (d) => (d.nodes[0].ui.layout = 'grid')), valid: false },
   { name: 'invalid: hooks.install a string', value: { ...minimalManifest, hooks: { install: 'setup.sh' } }, valid: false },
-  { name: 'invalid: signature sha256 not hex', value: { ...minimalManifest, signature: { sha256: 'z'.repeat(64) } }, valid: false },
+  {
+    name: 'invalid: signature sha256 not hex',
+    value: { ...minimalManifest, signature: { sha256: 'z'.repeat(64) } },
+    valid: false,
+  },
 ];
 
 describe('manifest: zod and ajv agree', () => {
@@ -208,10 +283,15 @@ function derivedFrom(valids: unknown[], schema: Record<string, unknown>): Derive
 }
 
 /** Names of the cases where zod, ajv (or the frame path) do not both give the expected verdict. */
-function disagreements(cases: DerivedCase[], judge: (value: unknown) => { zod: boolean; ajv: boolean; frame?: boolean }): string[] {
+function disagreements(
+  cases: DerivedCase[],
+  judge: (value: unknown) => { zod: boolean; ajv: boolean; frame?: boolean },
+): string[] {
   return cases.flatMap((c) => {
     const verdicts = judge(c.value);
-    const wrong = Object.entries(verdicts).filter(([, ok]) => ok !== c.valid).map(([by]) => by);
+    const wrong = Object.entries(verdicts)
+      .filter(([, ok]) => ok !== c.valid)
+      .map(([by]) => by);
     return wrong.length > 0 ? [`${c.valid ? 'valid' : 'invalid'}: ${c.name} (wrong: ${wrong.join(', ')})`] : [];
   });
 }
@@ -234,7 +314,9 @@ describe('schema-driven cases (every rule, at every depth): zod and ajv agree', 
       readSchema('session/envelope.schema.json'),
     );
     expect(cases.length).toBeGreaterThan(40);
-    expect(disagreements(cases, (value) => ({ zod: EnvelopeSchema.safeParse(value).success, ajv: oracle.envelope(value).valid }))).toEqual([]);
+    expect(
+      disagreements(cases, (value) => ({ zod: EnvelopeSchema.safeParse(value).success, ajv: oracle.envelope(value).valid })),
+    ).toEqual([]);
   });
 
   it('manifest', () => {
@@ -243,7 +325,9 @@ describe('schema-driven cases (every rule, at every depth): zod and ajv agree', 
       readSchema('manifest.schema.json'),
     );
     expect(cases.length).toBeGreaterThan(100);
-    expect(disagreements(cases, (value) => ({ zod: ManifestSchema.safeParse(value).success, ajv: oracle.manifest(value).valid }))).toEqual([]);
+    expect(
+      disagreements(cases, (value) => ({ zod: ManifestSchema.safeParse(value).success, ajv: oracle.manifest(value).valid })),
+    ).toEqual([]);
   });
 });
 
@@ -291,7 +375,10 @@ describe('deliberate differences: zod accepts, ajv rejects', () => {
     ['manifest with a node block beside python', { ...minimalManifest, node: nodeBlock }],
     ['node-only manifest (no python block)', variant({ ...minimalManifest, node: nodeBlock }, (d) => delete d.python)],
     ['entrypoint as a relative file path', variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters/echo.js'))],
-    ['entrypoint file path with a named export', variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters/echo.mjs:EchoAdapter'))],
+    [
+      'entrypoint file path with a named export',
+      variant(minimalManifest, (d) => (d.adapters[0].entrypoint = 'adapters/echo.mjs:EchoAdapter')),
+    ],
     ['node with a role', variant(minimalManifest, (d) => (d.nodes[0].role = 'middleware'))],
     ['handler with a $ (a JavaScript identifier)', variant(minimalManifest, (d) => (d.nodes[0].handler = '$handle'))],
   ];
@@ -313,7 +400,10 @@ describe('deliberate differences: zod accepts, ajv rejects', () => {
 
   it('a JSON "__proto__" member is dropped by zod (never applied as a prototype), refused by ajv', () => {
     // zod skips "__proto__" keys on purpose, to rule out prototype pollution.
-    const text = JSON.stringify(frameAround(FrameType.DRAIN, {})).replace('"payload":{}', '"payload":{"__proto__":{"polluted":true}}');
+    const text = JSON.stringify(frameAround(FrameType.DRAIN, {})).replace(
+      '"payload":{}',
+      '"payload":{"__proto__":{"polluted":true}}',
+    );
     expect(oracle.frame(JSON.parse(text)).valid).toBe(false);
     const parsed = parseFrame(text);
     expect(parsed.ok).toBe(true);

@@ -46,8 +46,17 @@ describe('fast checks accept only what the schemas accept', () => {
 
   it('envelope: fast ⇒ zod and ajv, over every case derived from a full envelope', () => {
     const full = {
-      type: 'ext.acme.thing', id: 'f-1', ts: TS, tenant: 'default', sender: { role: 'worker', id: 'w' },
-      corr: 'c', seq: 3, session_seq: 12, ack: { for: 'x', request: true }, flags: ['a'], payload: { any: [1] },
+      type: 'ext.acme.thing',
+      id: 'f-1',
+      ts: TS,
+      tenant: 'default',
+      sender: { role: 'worker', id: 'w' },
+      corr: 'c',
+      seq: 3,
+      session_seq: 12,
+      ack: { for: 'x', request: true },
+      flags: ['a'],
+      payload: { any: [1] },
     };
     const cases = deriveCases(full, readSchema('session/envelope.schema.json'), resolveRef);
     expect(cases.length).toBeGreaterThan(20);
@@ -64,7 +73,14 @@ describe('fast checks accept only what the schemas accept', () => {
       '{"run_id":"r","task_id":"t","node_id":"n","node_type":"a.b","package_name":"a","package_version":"1","parameters":{"__proto__":{"x":1}},"constraints":{}}',
     ) as unknown;
     expect(payloadIsValid(FrameType.EXEC_DISPATCH, dispatch)).toBe(false);
-    const frame = { type: FrameType.EXEC_DISPATCH, id: 'd', ts: TS, tenant: 't', sender: { role: 'scheduler', id: 's' }, session_seq: 1 };
+    const frame = {
+      type: FrameType.EXEC_DISPATCH,
+      id: 'd',
+      ts: TS,
+      tenant: 't',
+      sender: { role: 'scheduler', id: 's' },
+      session_seq: 1,
+    };
     const parsed = parseFrame(JSON.stringify({ ...frame, payload: dispatch }).replace('"parameters":{}', ''));
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(Object.hasOwn((parsed.frame.payload as { parameters: object }).parameters, '__proto__')).toBe(false);

@@ -89,7 +89,14 @@ export function envelopeIsValid(frame: unknown): boolean {
         return false;
     }
   }
-  return isNonEmpty(frame.type) && isNonEmpty(frame.id) && typeof frame.ts === 'string' && isNonEmpty(frame.tenant) && frame.sender !== undefined && frame.payload !== undefined;
+  return (
+    isNonEmpty(frame.type) &&
+    isNonEmpty(frame.id) &&
+    typeof frame.ts === 'string' &&
+    isNonEmpty(frame.tenant) &&
+    frame.sender !== undefined &&
+    frame.payload !== undefined
+  );
 }
 
 function ackPayloadIsValid(p: Record<string, unknown>): boolean {

@@ -89,7 +89,16 @@ describe('parseFrame: payload errors', () => {
   });
 
   it('cuts the message to five issues but keeps every issue', () => {
-    const payload = { run_id: '', task_id: '', node_id: '', node_type: '', package_name: '', package_version: '', parameters: {}, constraints: {} };
+    const payload = {
+      run_id: '',
+      task_id: '',
+      node_id: '',
+      node_type: '',
+      package_name: '',
+      package_version: '',
+      parameters: {},
+      constraints: {},
+    };
     const error = failure(parseFrame(JSON.stringify({ ...heartbeat, type: FrameType.EXEC_DISPATCH, payload })));
     expect(error.issues).toHaveLength(6);
     expect(error.message.split('; ')).toHaveLength(5);
@@ -172,7 +181,25 @@ function randomJson(rng: Rng, depth: number): unknown {
     case 5:
       return Array.from({ length: rng.int(0, 4) }, () => randomJson(rng, depth + 1));
     default: {
-      const keys = ['type', 'id', 'ts', 'tenant', 'sender', 'payload', 'ack', 'seq', 'session_seq', 'corr', 'flags', 'role', 'healthy', 'metrics', 'inflight', '__proto__', 'constructor'];
+      const keys = [
+        'type',
+        'id',
+        'ts',
+        'tenant',
+        'sender',
+        'payload',
+        'ack',
+        'seq',
+        'session_seq',
+        'corr',
+        'flags',
+        'role',
+        'healthy',
+        'metrics',
+        'inflight',
+        '__proto__',
+        'constructor',
+      ];
       const out: Record<string, unknown> = {};
       for (let i = rng.int(0, 7); i > 0; i--) out[rng.pick(keys)] = randomJson(rng, depth + 1);
       return out;

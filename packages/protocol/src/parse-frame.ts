@@ -58,7 +58,11 @@ export function parseFrame(raw: unknown, options: ParseFrameOptions = {}): Parse
   if (ownsValue) {
     // A string of n UTF-16 units has at most 3n UTF-8 bytes: most frames need no byte count at all.
     const size =
-      typeof raw !== 'string' ? raw.byteLength : options.maxBytes !== undefined && raw.length * 3 <= options.maxBytes ? 0 : Buffer.byteLength(raw, 'utf8');
+      typeof raw !== 'string'
+        ? raw.byteLength
+        : options.maxBytes !== undefined && raw.length * 3 <= options.maxBytes
+          ? 0
+          : Buffer.byteLength(raw, 'utf8');
     if (options.maxBytes !== undefined && size > options.maxBytes) {
       return {
         ok: false,

@@ -120,11 +120,27 @@ export const suites: Record<KnownFrameType, Suite> = {
       },
     },
     invalid: {
-      'protocol below minimum': { protocol: 0, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
-      'protocol not an integer': { protocol: 1.5, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
-      'auth.mode outside the enum': { protocol: 1, auth: { mode: 'basic' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
+      'protocol below minimum': {
+        protocol: 0,
+        auth: { mode: 'token' },
+        worker: { worker_name: 'w', version: '1', hostname: 'h' },
+      },
+      'protocol not an integer': {
+        protocol: 1.5,
+        auth: { mode: 'token' },
+        worker: { worker_name: 'w', version: '1', hostname: 'h' },
+      },
+      'auth.mode outside the enum': {
+        protocol: 1,
+        auth: { mode: 'basic' },
+        worker: { worker_name: 'w', version: '1', hostname: 'h' },
+      },
       'auth.mode missing': { protocol: 1, auth: { token: 't' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
-      'auth extra property': { protocol: 1, auth: { mode: 'token', user: 'u' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
+      'auth extra property': {
+        protocol: 1,
+        auth: { mode: 'token', user: 'u' },
+        worker: { worker_name: 'w', version: '1', hostname: 'h' },
+      },
       'worker_name empty': { protocol: 1, auth: { mode: 'token' }, worker: { worker_name: '', version: '1', hostname: 'h' } },
       'worker_instance_id empty (nullable but minLength 1)': {
         protocol: 1,
@@ -132,7 +148,11 @@ export const suites: Record<KnownFrameType, Suite> = {
         worker: { worker_name: 'w', worker_instance_id: '', version: '1', hostname: 'h' },
       },
       'worker.hostname missing': { protocol: 1, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1' } },
-      'auth.token a number': { protocol: 1, auth: { mode: 'token', token: 5 }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
+      'auth.token a number': {
+        protocol: 1,
+        auth: { mode: 'token', token: 5 },
+        worker: { worker_name: 'w', version: '1', hostname: 'h' },
+      },
     },
   },
   [FrameType.ACK]: {
@@ -218,12 +238,27 @@ export const suites: Record<KnownFrameType, Suite> = {
       minimal: { session_id: 's-1', session_token: 'tok', worker_instance_id: 'wi-1' },
       full: { session_id: 's-1', session_token: 'tok', expires_at: ISO, resumed: true, worker_instance_id: 'wi-1' },
       nulls: { session_id: 's-1', session_token: 'tok', expires_at: null, resumed: null, worker_instance_id: 'wi-1' },
-      'expires_at lower-case t and z': { session_id: 's', session_token: 't', expires_at: '2024-05-01t12:00:00z', worker_instance_id: 'w' },
+      'expires_at lower-case t and z': {
+        session_id: 's',
+        session_token: 't',
+        expires_at: '2024-05-01t12:00:00z',
+        worker_instance_id: 'w',
+      },
     },
     invalid: {
       'expires_at not a date-time': { session_id: 's', session_token: 't', expires_at: 'tomorrow', worker_instance_id: 'w' },
-      'expires_at without a zone': { session_id: 's', session_token: 't', expires_at: '2024-05-01T12:00:00', worker_instance_id: 'w' },
-      'expires_at on 30 February': { session_id: 's', session_token: 't', expires_at: '2024-02-30T12:00:00Z', worker_instance_id: 'w' },
+      'expires_at without a zone': {
+        session_id: 's',
+        session_token: 't',
+        expires_at: '2024-05-01T12:00:00',
+        worker_instance_id: 'w',
+      },
+      'expires_at on 30 February': {
+        session_id: 's',
+        session_token: 't',
+        expires_at: '2024-02-30T12:00:00Z',
+        worker_instance_id: 'w',
+      },
       'session_token empty': { session_id: 's', session_token: '', worker_instance_id: 'w' },
       'resumed as a string': { session_id: 's', session_token: 't', resumed: 'yes', worker_instance_id: 'w' },
       'worker_instance_id null': { session_id: 's', session_token: 't', worker_instance_id: null },
@@ -367,7 +402,13 @@ export const suites: Record<KnownFrameType, Suite> = {
         error: { code: 'E.RUNNER.FAILURE', message: 'boom', remediation: 'retry' },
       },
       skipped: { run_id: 'r', task_id: 't', status: 'SKIPPED', result: {}, duration_ms: 0 },
-      cancelled: { run_id: 'r', task_id: 't', status: 'CANCELLED', result: {}, error: { code: 'E.RUNNER.CANCELLED', message: 'shutdown' } },
+      cancelled: {
+        run_id: 'r',
+        task_id: 't',
+        status: 'CANCELLED',
+        result: {},
+        error: { code: 'E.RUNNER.CANCELLED', message: 'shutdown' },
+      },
     },
     invalid: {},
   },
@@ -473,7 +514,12 @@ export const suites: Record<KnownFrameType, Suite> = {
   [FrameType.PKG_INSTALL]: {
     valid: {
       minimal: { name: 'example.pkg', version: '1.0.0' },
-      full: { name: 'example.pkg', version: '1.0.0', url: 'https://packages.example.com/example.pkg-1.0.0.tgz?sig=a%2Fb#frag', sha256: 'f'.repeat(64) },
+      full: {
+        name: 'example.pkg',
+        version: '1.0.0',
+        url: 'https://packages.example.com/example.pkg-1.0.0.tgz?sig=a%2Fb#frag',
+        sha256: 'f'.repeat(64),
+      },
       'file url': { name: 'p', version: '1', url: 'file:///var/packages/p-1.tgz' },
       'ipv6 host with port': { name: 'p', version: '1', url: 'http://[::1]:8080/p.tgz' },
       'ipv4-in-ipv6 host': { name: 'p', version: '1', url: 'http://[::ffff:127.0.0.1]/p.tgz' },
@@ -561,10 +607,19 @@ Object.assign(suites[FrameType.EXEC_DISPATCH].invalid, {
   'constraints extra property': variant(dispatch, (d) => (d.constraints = { retries: 2 })),
   'affinity.mode outside the enum': variant(dispatch, (d) => (d.affinity = { key: 'k', mode: 'random' })),
   'affinity without key': variant(dispatch, (d) => (d.affinity = { mode: 'sticky' })),
-  'affinity.expires_at not a date-time': variant(dispatch, (d) => (d.affinity = { key: 'k', expires_at: '2024-13-01T00:00:00Z' })),
+  'affinity.expires_at not a date-time': variant(
+    dispatch,
+    (d) => (d.affinity = { key: 'k', expires_at: '2024-13-01T00:00:00Z' }),
+  ),
   'resource ref without type': variant(dispatch, (d) => (d.resource_refs = [{ resource_id: 'r', worker_name: 'w' }])),
-  'resource ref extra property': variant(dispatch, (d) => (d.resource_refs = [{ resource_id: 'r', worker_name: 'w', type: 't', size: 1 }])),
-  'resource ref scope empty': variant(dispatch, (d) => (d.resource_refs = [{ resource_id: 'r', worker_name: 'w', type: 't', scope: '' }])),
+  'resource ref extra property': variant(
+    dispatch,
+    (d) => (d.resource_refs = [{ resource_id: 'r', worker_name: 'w', type: 't', size: 1 }]),
+  ),
+  'resource ref scope empty': variant(
+    dispatch,
+    (d) => (d.resource_refs = [{ resource_id: 'r', worker_name: 'w', type: 't', scope: '' }]),
+  ),
   'middleware_chain item empty': variant(dispatch, (d) => (d.middleware_chain = [''])),
   'chain_index below minimum': variant(dispatch, (d) => (d.chain_index = -1)),
   'priority not an integer': variant(dispatch, (d) => (d.priority = 1.5)),
@@ -575,8 +630,14 @@ const result = suites[FrameType.EXEC_RESULT].valid.minimal;
 Object.assign(suites[FrameType.EXEC_RESULT].invalid, {
   'status in lower case': variant(result, (d) => (d.status = 'succeeded')),
   'duration_ms below minimum': variant(result, (d) => (d.duration_ms = -1)),
-  'artifact size_bytes below minimum': variant(result, (d) => (d.artifacts = [{ resource_id: 'a', worker_name: 'w', type: 't', size_bytes: -1 }])),
-  'artifact inline as a string': variant(result, (d) => (d.artifacts = [{ resource_id: 'a', worker_name: 'w', type: 't', inline: 'yes' }])),
+  'artifact size_bytes below minimum': variant(
+    result,
+    (d) => (d.artifacts = [{ resource_id: 'a', worker_name: 'w', type: 't', size_bytes: -1 }]),
+  ),
+  'artifact inline as a string': variant(
+    result,
+    (d) => (d.artifacts = [{ resource_id: 'a', worker_name: 'w', type: 't', inline: 'yes' }]),
+  ),
   'artifact without worker_name': variant(result, (d) => (d.artifacts = [{ resource_id: 'a', type: 't' }])),
   'error without message': variant(result, (d) => (d.error = { code: 'E.X' })),
   'error code empty': variant(result, (d) => (d.error = { code: '', message: 'm' })),

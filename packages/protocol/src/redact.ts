@@ -36,8 +36,7 @@ export function redactUrl(url: string | URL): string {
     const cut = withoutUser.search(/[?#]/);
     return cut === -1 ? withoutUser : `${withoutUser.slice(0, cut)}${withoutUser[cut] === '?' ? '?…' : ''}`;
   }
-  const base =
-    parsed.protocol === 'file:' ? `file://${parsed.pathname}` : `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  const base = parsed.protocol === 'file:' ? `file://${parsed.pathname}` : `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
   return parsed.search === '' ? base : `${base}?…`;
 }
 

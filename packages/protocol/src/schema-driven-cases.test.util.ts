@@ -57,7 +57,8 @@ function wrongTypeFor(value: unknown, types: string[]): unknown {
     const type = jsonTypeOf(candidate);
     return types.includes(type) || (type === 'integer' && types.includes('number'));
   };
-  const preferred = typeof value === 'string' ? 42 : typeof value === 'number' ? 'seven' : Array.isArray(value) ? { 0: 'x' } : ['x'];
+  const preferred =
+    typeof value === 'string' ? 42 : typeof value === 'number' ? 'seven' : Array.isArray(value) ? { 0: 'x' } : ['x'];
   return [preferred, true, 'text', [], {}, null, 0.5].find((candidate) => !allowed(candidate));
 }
 
@@ -89,9 +90,15 @@ function collect(value: unknown, node: Schema, root: Schema, resolve: RefResolve
     if (node.format === 'uri') out.push({ path, label: 'not a uri', valid: false, replacement: 'no scheme' });
   } else if (typeof value === 'number') {
     if (typeof node.minimum === 'number') out.push({ path, label: 'below minimum', valid: false, replacement: node.minimum - 1 });
-    if (typeof node.maximum === 'number') out.push({ path, label: 'above maximum', valid: false, replacement: node.maximum + 0.5 });
+    if (typeof node.maximum === 'number')
+      out.push({ path, label: 'above maximum', valid: false, replacement: node.maximum + 0.5 });
     if (types.includes('integer')) {
-      out.push({ path, label: 'a fraction', valid: false, replacement: (typeof node.minimum === 'number' ? node.minimum : 0) + 0.5 });
+      out.push({
+        path,
+        label: 'a fraction',
+        valid: false,
+        replacement: (typeof node.minimum === 'number' ? node.minimum : 0) + 0.5,
+      });
     }
   } else if (Array.isArray(value)) {
     if (typeof node.minItems === 'number' && node.minItems >= 1 && value.length > 0) {
@@ -106,10 +113,19 @@ function collect(value: unknown, node: Schema, root: Schema, resolve: RefResolve
     const properties = isPlainObject(node.properties) ? (node.properties as Record<string, Schema>) : {};
     const required = Array.isArray(node.required) ? (node.required as string[]) : [];
     for (const [key, member] of Object.entries(value)) {
-      const child = Object.hasOwn(properties, key) ? properties[key] : isPlainObject(node.additionalProperties) ? (node.additionalProperties as Schema) : undefined;
+      const child = Object.hasOwn(properties, key)
+        ? properties[key]
+        : isPlainObject(node.additionalProperties)
+          ? (node.additionalProperties as Schema)
+          : undefined;
       if (Object.hasOwn(properties, key)) {
         const isRequired = required.includes(key);
-        out.push({ path: [...path, key], label: isRequired ? 'removed (required)' : 'removed (optional)', valid: !isRequired, remove: true });
+        out.push({
+          path: [...path, key],
+          label: isRequired ? 'removed (required)' : 'removed (optional)',
+          valid: !isRequired,
+          remove: true,
+        });
       }
       if (child) collect(member, child, root, resolve, [...path, key], out);
     }

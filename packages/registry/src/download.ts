@@ -224,9 +224,7 @@ async function downloadHttp(options: DownloadOptions, where: string): Promise<Do
     const transfer = streamTo(dispatcher, options.url, file.fd, meter, options, ({ statusCode, contentLength }) => {
       if (statusCode < 200 || statusCode >= 300) {
         const reason =
-          statusCode >= 300 && statusCode < 400
-            ? `too many redirects (limit ${options.maxRedirects})`
-            : `HTTP ${statusCode}`;
+          statusCode >= 300 && statusCode < 400 ? `too many redirects (limit ${options.maxRedirects})` : `HTTP ${statusCode}`;
         throw new AstraError(ErrorCode.PKG_DOWNLOAD, `download of ${where} failed: ${reason}`, {
           details: { status: statusCode },
         });

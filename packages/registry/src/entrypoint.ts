@@ -36,7 +36,10 @@ function parse(entrypoint: string, dottedExtensions: readonly string[]): ParsedE
   }
   if (spec === '') throw new AstraError(ErrorCode.PKG_INVALID, `entrypoint "${entrypoint}" names no module`);
   if (spec.startsWith('/') || /^[A-Za-z]:/.test(spec)) {
-    throw new AstraError(ErrorCode.PKG_PERMISSION, `entrypoint "${entrypoint}" is an absolute path; it must be relative to the package root`);
+    throw new AstraError(
+      ErrorCode.PKG_PERMISSION,
+      `entrypoint "${entrypoint}" is an absolute path; it must be relative to the package root`,
+    );
   }
   const segments = spec.split('/');
   if (segments.includes('..')) {

@@ -52,14 +52,30 @@ describe('extractArchive', () => {
   });
 
   it('normalises harmless "./" prefixes', async () => {
-    await extract([{ path: './', type: '5' }, { path: './package/./manifest.json', body: '{}' }]);
+    await extract([
+      { path: './', type: '5' },
+      { path: './package/./manifest.json', body: '{}' },
+    ]);
     expect(await readFile(join(dest, 'package', 'manifest.json'), 'utf8')).toBe('{}');
   });
 
   const rejected: Array<[string, RawEntry[], string, RegExp]> = [
-    ['a ".." path', [{ path: 'package/ok.js', body: 'x' }, { path: 'package/../../../evil.js', body: 'x' }], 'E.PKG.PERMISSION', /\.\./],
+    [
+      'a ".." path',
+      [
+        { path: 'package/ok.js', body: 'x' },
+        { path: 'package/../../../evil.js', body: 'x' },
+      ],
+      'E.PKG.PERMISSION',
+      /\.\./,
+    ],
     ['an absolute path', [{ path: '/tmp/evil.js', body: 'x' }], 'E.PKG.PERMISSION', /absolute/],
-    ['a symlink leaving the folder', [{ path: 'package/link', type: '2', linkpath: '../../../../etc' }], 'E.PKG.PERMISSION', /symlink/],
+    [
+      'a symlink leaving the folder',
+      [{ path: 'package/link', type: '2', linkpath: '../../../../etc' }],
+      'E.PKG.PERMISSION',
+      /symlink/,
+    ],
     ['an absolute symlink', [{ path: 'package/link', type: '2', linkpath: '/etc/passwd' }], 'E.PKG.PERMISSION', /symlink/],
     [
       'a write through an in-archive symlink',
@@ -70,8 +86,18 @@ describe('extractArchive', () => {
       'E.PKG.PERMISSION',
       /through the symlink/,
     ],
-    ['a hard link to a file outside', [{ path: 'package/h', type: '1', linkpath: '../../etc/passwd' }], 'E.PKG.PERMISSION', /hard link/],
-    ['a hard link to an unknown path', [{ path: 'package/h', type: '1', linkpath: 'etc/passwd' }], 'E.PKG.PERMISSION', /hard link/],
+    [
+      'a hard link to a file outside',
+      [{ path: 'package/h', type: '1', linkpath: '../../etc/passwd' }],
+      'E.PKG.PERMISSION',
+      /hard link/,
+    ],
+    [
+      'a hard link to an unknown path',
+      [{ path: 'package/h', type: '1', linkpath: 'etc/passwd' }],
+      'E.PKG.PERMISSION',
+      /hard link/,
+    ],
     ['a character device', [{ path: 'package/tty', type: '3' }], 'E.PKG.PERMISSION', /device/],
     ['a FIFO', [{ path: 'package/pipe', type: '6' }], 'E.PKG.PERMISSION', /FIFO/],
     ['an unknown entry type', [{ path: 'package/x', type: 'Z', body: 'x' }], 'E.PKG.INVALID', /unsupported/],
@@ -81,7 +107,10 @@ describe('extractArchive', () => {
     it(`rejects the whole archive for ${label}`, async () => {
       const archive = await writeArchive(entries);
       const before = await outside();
-      await expect(extractArchive(archive, dest, limits)).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+      await expect(extractArchive(archive, dest, limits)).rejects.toMatchObject({
+        code,
+        message: expect.stringMatching(message),
+      });
       expect(await outside()).toEqual(before);
     });
   }

@@ -168,9 +168,13 @@ function feed(source: Readable, parser: Parser, afterEnd: 'count' | 'stop', onTr
     if (trailing > MAX_TRAILING_BYTES) {
       source.destroy();
       onTrailing(
-        new AstraError(ErrorCode.PKG_INVALID, `archive has more than ${MAX_TRAILING_BYTES} bytes after its end-of-archive marker`, {
-          details: { reason: 'trailing_data' },
-        }),
+        new AstraError(
+          ErrorCode.PKG_INVALID,
+          `archive has more than ${MAX_TRAILING_BYTES} bytes after its end-of-archive marker`,
+          {
+            details: { reason: 'trailing_data' },
+          },
+        ),
       );
     }
   });

@@ -38,7 +38,9 @@ describe('extractInThread', () => {
   it('refuses a valid archive followed by a flood of zeros once the stream passes the byte limit', async () => {
     const tar = rawTar([{ path: 'package/a.txt', body: 'a' }]);
     const file = await archive(gzipSync(Buffer.concat([tar, Buffer.alloc(256 * MiB)]), { level: 9 }));
-    await expect(extractInThread(file, dest, { maxEntries: 10, maxExtractedBytes: 16 * MiB, timeoutMs: 30_000 })).rejects.toMatchObject({
+    await expect(
+      extractInThread(file, dest, { maxEntries: 10, maxExtractedBytes: 16 * MiB, timeoutMs: 30_000 }),
+    ).rejects.toMatchObject({
       code: 'E.PKG.INVALID',
       message: expect.stringMatching(/unpacks to more than|after its end-of-archive marker/),
     });
@@ -47,7 +49,9 @@ describe('extractInThread', () => {
   it('refuses more than 1 MiB of data after the end-of-archive marker even within the byte limit', async () => {
     const tar = rawTar([{ path: 'package/a.txt', body: 'a' }]);
     const file = await archive(gzipSync(Buffer.concat([tar, Buffer.alloc(4 * MiB)])));
-    await expect(extractInThread(file, dest, { maxEntries: 10, maxExtractedBytes: 64 * MiB, timeoutMs: 30_000 })).rejects.toMatchObject({
+    await expect(
+      extractInThread(file, dest, { maxEntries: 10, maxExtractedBytes: 64 * MiB, timeoutMs: 30_000 }),
+    ).rejects.toMatchObject({
       code: 'E.PKG.INVALID',
       details: { reason: 'trailing_data' },
     });
@@ -55,7 +59,9 @@ describe('extractInThread', () => {
 
   it('stops at the wall-time limit', async () => {
     const file = await archive(gzipSync(rawTar([{ path: 'package/zeros.bin', body: Buffer.alloc(64 * MiB) }])));
-    await expect(extractInThread(file, dest, { maxEntries: 10, maxExtractedBytes: 128 * MiB, timeoutMs: 1 })).rejects.toMatchObject({
+    await expect(
+      extractInThread(file, dest, { maxEntries: 10, maxExtractedBytes: 128 * MiB, timeoutMs: 1 }),
+    ).rejects.toMatchObject({
       code: 'E.PKG.INVALID',
       details: { reason: 'timeout', timeout_ms: 1 },
     });
@@ -73,7 +79,9 @@ describe('extractInThread', () => {
       const big = join(base, 'big.tgz');
       await writeFile(big, gzipSync(rawTar([{ path: 'package/zeros.bin', body: Buffer.alloc(64 * MiB) }])));
       await mkdir(join(base, 'three'));
-      await expect(extractor.extract(big, join(base, 'three'), { ...limits, maxExtractedBytes: 128 * MiB, timeoutMs: 1 })).rejects.toMatchObject({
+      await expect(
+        extractor.extract(big, join(base, 'three'), { ...limits, maxExtractedBytes: 128 * MiB, timeoutMs: 1 }),
+      ).rejects.toMatchObject({
         details: { reason: 'timeout' },
       });
       await mkdir(join(base, 'four'));

@@ -90,10 +90,16 @@ export function createThreadExtractor(): ThreadExtractor {
           finish({ error }, true);
         };
         const onError = (err: Error): void => {
-          finish({ error: new AstraError(ErrorCode.PKG_INVALID, `unpacking the archive failed: ${err.message}`, { cause: err }) }, false);
+          finish(
+            { error: new AstraError(ErrorCode.PKG_INVALID, `unpacking the archive failed: ${err.message}`, { cause: err }) },
+            false,
+          );
         };
         const onExit = (code: number): void => {
-          finish({ error: new AstraError(ErrorCode.INTERNAL, `the extraction thread stopped (exit code ${code}) without an answer`) }, false);
+          finish(
+            { error: new AstraError(ErrorCode.INTERNAL, `the extraction thread stopped (exit code ${code}) without an answer`) },
+            false,
+          );
         };
         thread.on('message', onMessage).on('error', onError).on('exit', onExit);
         thread.postMessage(request);

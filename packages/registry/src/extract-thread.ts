@@ -10,7 +10,13 @@ parentPort?.on('message', ({ id, archiveFile, destDir, limits }: ExtractThreadRe
     (result) => parentPort?.postMessage({ id, ok: true, result } satisfies ExtractThreadReply),
     (err: unknown) => {
       const error = AstraError.wrap(err, ErrorCode.INTERNAL);
-      parentPort?.postMessage({ id, ok: false, code: error.code, message: error.message, details: error.details } satisfies ExtractThreadReply);
+      parentPort?.postMessage({
+        id,
+        ok: false,
+        code: error.code,
+        message: error.message,
+        details: error.details,
+      } satisfies ExtractThreadReply);
     },
   );
 });

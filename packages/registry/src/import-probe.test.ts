@@ -13,7 +13,11 @@ const HOSTILE: Record<string, { body: string; message: RegExp; reason: string }>
   aborts: { body: 'process.abort();\n', message: /killed by SIGABRT/, reason: 'exit' },
   throws: { body: 'throw new Error("cannot start");\n', message: /cannot start/, reason: 'load' },
   loops: { body: 'while (true) {}\n', message: /did not finish within 3000 ms/, reason: 'timeout' },
-  awaits: { body: 'await new Promise(() => {});\nexport function echo() {}\n', message: /top-level await never settles/, reason: 'unsettled' },
+  awaits: {
+    body: 'await new Promise(() => {});\nexport function echo() {}\n',
+    message: /top-level await never settles/,
+    reason: 'unsettled',
+  },
   'awaits-busy': {
     body: 'setInterval(() => {}, 1000);\nawait new Promise(() => {});\nexport function echo() {}\n',
     message: /did not finish within 3000 ms/,
@@ -36,26 +40,40 @@ afterAll(async () => {
 });
 
 describe('import probe', () => {
-  it.each(Object.entries(HOSTILE))('a module that %s at import fails the install, leaves nothing and frees the name', async (kind, c) => {
-    const packagesDir = join(base, `install-${kind}`);
-    const manager = createPackageManager({ packagesDir, importTimeoutMs: 3000 });
-    await manager.install({ name: 'good', version: '1.0.0', url: await fileUrlOf(base, `good-${kind}.tgz`, packageArchive(files('good', GOOD_JS))) });
-    const before = await snapshotTree(packagesDir);
-    const url = await fileUrlOf(base, `${kind}.tgz`, packageArchive(files('bad', c.body)));
-    await expect(manager.install({ name: 'bad', version: '1.0.0', url })).rejects.toMatchObject({
-      code: 'E.PKG.INVALID',
-      message: expect.stringMatching(c.message),
-      details: expect.objectContaining({ reason: c.reason }),
-    });
-    expect(await snapshotTree(packagesDir)).toEqual(before);
-    // The per-name queue is free: a good archive under the same name installs now.
-    const fixed = await fileUrlOf(base, `${kind}-fixed.tgz`, packageArchive(files('bad', GOOD_JS)));
-    await expect(manager.install({ name: 'bad', version: '1.0.0', url: fixed })).resolves.toMatchObject({ alreadyInstalled: false });
-  }, 20_000);
+  it.each(Object.entries(HOSTILE))(
+    'a module that %s at import fails the install, leaves nothing and frees the name',
+    async (kind, c) => {
+      const packagesDir = join(base, `install-${kind}`);
+      const manager = createPackageManager({ packagesDir, importTimeoutMs: 3000 });
+      await manager.install({
+        name: 'good',
+        version: '1.0.0',
+        url: await fileUrlOf(base, `good-${kind}.tgz`, packageArchive(files('good', GOOD_JS))),
+      });
+      const before = await snapshotTree(packagesDir);
+      const url = await fileUrlOf(base, `${kind}.tgz`, packageArchive(files('bad', c.body)));
+      await expect(manager.install({ name: 'bad', version: '1.0.0', url })).rejects.toMatchObject({
+        code: 'E.PKG.INVALID',
+        message: expect.stringMatching(c.message),
+        details: expect.objectContaining({ reason: c.reason }),
+      });
+      expect(await snapshotTree(packagesDir)).toEqual(before);
+      // The per-name queue is free: a good archive under the same name installs now.
+      const fixed = await fileUrlOf(base, `${kind}-fixed.tgz`, packageArchive(files('bad', GOOD_JS)));
+      await expect(manager.install({ name: 'bad', version: '1.0.0', url: fixed })).resolves.toMatchObject({
+        alreadyInstalled: false,
+      });
+    },
+    20_000,
+  );
 
   it('a package whose code fails at start-up is quarantined; the healthy ones load', async () => {
     const packagesDir = join(base, 'startup');
-    for (const [name, body] of [['good', GOOD_JS], ['exits', HOSTILE['exits']!.body], ['loops', HOSTILE['loops']!.body]] as const) {
+    for (const [name, body] of [
+      ['good', GOOD_JS],
+      ['exits', HOSTILE['exits']!.body],
+      ['loops', HOSTILE['loops']!.body],
+    ] as const) {
       const dir = join(packagesDir, name, '1.0.0');
       await mkdir(join(dir, 'adapters'), { recursive: true });
       for (const [path, text] of Object.entries(files(name, body))) await writeFile(join(dir, path), text);

@@ -72,7 +72,10 @@ export function probeImports(options: ImportProbeOptions): Promise<void> {
     const location = locations.get(adapter.name);
     if (location === undefined) continue;
     // Labels as buildHandlers words them, so a failure reads the same from the probe as from an in-process import.
-    request.modules.push({ label: `adapter "${adapter.name}" entrypoint "${adapter.entrypoint}"`, modulePath: location.modulePath });
+    request.modules.push({
+      label: `adapter "${adapter.name}" entrypoint "${adapter.entrypoint}"`,
+      modulePath: location.modulePath,
+    });
   }
   const entrypoints = new Map(manifest.adapters.map((a) => [a.name, a.entrypoint]));
   for (const node of manifest.nodes) {

@@ -51,10 +51,18 @@ export async function inspectPackageFolder(dir: string, options: { importTimeout
   }
   if (check === 'invalid') {
     // The install refuses it the same way.
-    throw new AstraError(ErrorCode.PKG_INVALID, `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`);
+    throw new AstraError(
+      ErrorCode.PKG_INVALID,
+      `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`,
+    );
   }
   if (runnable) {
-    await probeImports({ root, manifest, locations: locateAdapters(root, manifest, runnable), timeoutMs: options.importTimeoutMs ?? 30_000 });
+    await probeImports({
+      root,
+      manifest,
+      locations: locateAdapters(root, manifest, runnable),
+      timeoutMs: options.importTimeoutMs ?? 30_000,
+    });
   }
   const handlers = await buildHandlers({ root, manifest, runtime, runnable, cacheKey: randomUUID() });
   return {

@@ -73,7 +73,10 @@ export function assertRuntime(manifest: Manifest, runtimes: readonly string[]): 
       );
     }
     if (check === 'invalid') {
-      throw new AstraError(ErrorCode.PKG_INVALID, `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`);
+      throw new AstraError(
+        ErrorCode.PKG_INVALID,
+        `${manifest.name}@${manifest.version}: node.requires "${range}" is not a valid semver range`,
+      );
     }
   }
   return runtimes.includes('node');

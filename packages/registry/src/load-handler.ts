@@ -122,7 +122,10 @@ function asLoaded(fn: unknown, owner: unknown): LoadedHandler | undefined {
  * Imports an adapter module (from an absolute path, as a `file:` URL) and
  * returns the module namespace. Wraps failures in `E.PKG.INVALID`.
  */
-export async function importAdapterModule(modulePath: string, options: LoadHandlerOptions = {}): Promise<Record<string, unknown>> {
+export async function importAdapterModule(
+  modulePath: string,
+  options: LoadHandlerOptions = {},
+): Promise<Record<string, unknown>> {
   if (!isAbsolute(modulePath)) {
     throw new AstraError(ErrorCode.PKG_INVALID, `adapter module path must be absolute: ${modulePath}`);
   }

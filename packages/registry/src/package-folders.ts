@@ -65,10 +65,7 @@ export async function findPackageRoot(extractDir: string): Promise<string> {
     const inner = join(extractDir, only.name);
     if (await isFile(join(inner, 'manifest.json'))) return inner;
   }
-  throw new AstraError(
-    ErrorCode.PKG_INVALID,
-    'manifest.json not found at the archive root or inside a single top-level folder',
-  );
+  throw new AstraError(ErrorCode.PKG_INVALID, 'manifest.json not found at the archive root or inside a single top-level folder');
 }
 
 /** Renames `from` to `to`; false when `from` does not exist. */

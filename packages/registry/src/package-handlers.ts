@@ -96,7 +96,10 @@ export async function buildHandlers(input: BuildHandlersInput): Promise<Register
       try {
         ({ fn, isAsync } = await loadHandler(location.modulePath, location.exportName, node.handler, loadOptions));
       } catch (err) {
-        throw withContext(err, `node "${node.type}" handler "${node.handler}" (adapter "${adapter.name}", entrypoint "${adapter.entrypoint}")`);
+        throw withContext(
+          err,
+          `node "${node.type}" handler "${node.handler}" (adapter "${adapter.name}", entrypoint "${adapter.entrypoint}")`,
+        );
       }
     }
     handlers.push({

@@ -41,7 +41,12 @@ beforeEach(async () => {
   packagesDir = join(base, 'packages');
   manager = createPackageManager({ packagesDir });
   // Every rejection below happens next to an installed, working version.
-  await manager.install({ name: 'echo', version: '1.0.0', url: server.put('echo-1.0.0.tgz', echoBytes), sha256: sha256(echoBytes) });
+  await manager.install({
+    name: 'echo',
+    version: '1.0.0',
+    url: server.put('echo-1.0.0.tgz', echoBytes),
+    sha256: sha256(echoBytes),
+  });
 });
 
 afterEach(async () => {
@@ -106,7 +111,10 @@ describe('package install rejections leave packagesDir as it was and the old ver
 
   it('invalid manifest → E.PKG.INVALID with the schema issues', async () => {
     const files = echoPackage('1.1.0', JSON.stringify({ name: 'echo', version: '1.1.0' }));
-    await expectRejected({ data: packageArchive(files) }, { code: 'E.PKG.INVALID', message: /manifest\.json is invalid: .*adapters/ });
+    await expectRejected(
+      { data: packageArchive(files) },
+      { code: 'E.PKG.INVALID', message: /manifest\.json is invalid: .*adapters/ },
+    );
     await expectRejected(
       { data: packageArchive({ 'adapters/main.js': ECHO_JS }) },
       { code: 'E.PKG.INVALID', message: /manifest\.json not found/ },
@@ -153,7 +161,9 @@ describe('package install rejections leave packagesDir as it was and the old ver
   });
 
   it('symlink escaping the package → E.PKG.PERMISSION', async () => {
-    const data = packageArchive(echoPackage('1.1.0'), [{ path: 'package/adapters/secret', type: '2', linkpath: '../../../../../etc/passwd' }]);
+    const data = packageArchive(echoPackage('1.1.0'), [
+      { path: 'package/adapters/secret', type: '2', linkpath: '../../../../../etc/passwd' },
+    ]);
     await expectRejected({ data }, { code: 'E.PKG.PERMISSION', message: /symlink/ });
   });
 
@@ -162,7 +172,11 @@ describe('package install rejections leave packagesDir as it was and the old ver
     const noise = randomBytes(50_000);
     const big = rawTgz([{ path: 'package/blob', body: noise }]);
     expect(big.length).toBeGreaterThan(4096);
-    await expectRejected({ data: big }, { code: 'E.PKG.INVALID', message: /exceeds the download limit of 4096 bytes/ }, { maxDownloadBytes: 4096 });
+    await expectRejected(
+      { data: big },
+      { code: 'E.PKG.INVALID', message: /exceeds the download limit of 4096 bytes/ },
+      { maxDownloadBytes: 4096 },
+    );
     const file = join(base, 'big.tgz');
     await writeFile(file, big);
     await expectRejected(
@@ -174,8 +188,15 @@ describe('package install rejections leave packagesDir as it was and the old ver
 
   it('archive bomb (unpacked size, entry count) → E.PKG.INVALID', async () => {
     const bomb = packageArchive(echoPackage('1.1.0'), [{ path: 'package/zeros.bin', body: Buffer.alloc(2 * 1024 * 1024) }]);
-    await expectRejected({ data: bomb }, { code: 'E.PKG.INVALID', message: /unpacks to more than 1048576 bytes/ }, { maxExtractedBytes: 1024 * 1024 });
-    const many = packageArchive(echoPackage('1.1.0'), Array.from({ length: 30 }, (_, i) => ({ path: `package/f/${i}.txt`, body: 'x' })));
+    await expectRejected(
+      { data: bomb },
+      { code: 'E.PKG.INVALID', message: /unpacks to more than 1048576 bytes/ },
+      { maxExtractedBytes: 1024 * 1024 },
+    );
+    const many = packageArchive(
+      echoPackage('1.1.0'),
+      Array.from({ length: 30 }, (_, i) => ({ path: `package/f/${i}.txt`, body: 'x' })),
+    );
     await expectRejected({ data: many }, { code: 'E.PKG.INVALID', message: /more than 20 entries/ }, { maxEntries: 20 });
   });
 
@@ -200,7 +221,12 @@ describe('package install rejections leave packagesDir as it was and the old ver
       { code: 'E.PKG.DOWNLOAD', message: /too many redirects \(limit 2\)/ },
       { maxRedirects: 2 },
     );
-    const ok = await manager.install({ name: 'echo', version: '1.1.0', url: `${server.base}/redirect/2/redirected.tgz`, sha256: sha256(data) });
+    const ok = await manager.install({
+      name: 'echo',
+      version: '1.1.0',
+      url: `${server.base}/redirect/2/redirected.tgz`,
+      sha256: sha256(data),
+    });
     expect(ok.alreadyInstalled).toBe(false);
   });
 

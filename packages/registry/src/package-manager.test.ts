@@ -41,7 +41,14 @@ async function installSample(name: string, version: string, pm: PackageManager =
 }
 
 /** Runs one node through a lease, the way the runner does. */
-async function run(pm: PackageManager, name: string, version: string, nodeType: string, params: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+async function run(
+  pm: PackageManager,
+  name: string,
+  version: string,
+  nodeType: string,
+  params: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+) {
   const lease = pm.acquire(name, version, nodeType);
   try {
     return await lease.handler.fn!({ params, ...extra } as never);
@@ -93,14 +100,22 @@ describe('install', () => {
     expect(slow.modulePath).toBe(join(packagesDir, 'samples', '1.0.0', 'adapters', 'timing.js'));
     expect(reg.resolve('samples', '1.0.0', 'samples.cpu').isAsync).toBe(false);
     const status = reg.resolve('samples', '1.0.0', 'samples.status');
-    expect(status).toMatchObject({ exportName: 'Tools', execMode: 'inline', metadata: { owner: 'examples', exec_mode: 'inline' } });
-    expect(reg.resolve('samples', '1.0.0', 'samples.fail').modulePath).toBe(join(packagesDir, 'samples', '1.0.0', 'adapters', 'errors.cjs'));
+    expect(status).toMatchObject({
+      exportName: 'Tools',
+      execMode: 'inline',
+      metadata: { owner: 'examples', exec_mode: 'inline' },
+    });
+    expect(reg.resolve('samples', '1.0.0', 'samples.fail').modulePath).toBe(
+      join(packagesDir, 'samples', '1.0.0', 'adapters', 'errors.cjs'),
+    );
 
     await expect(run(manager, 'samples', '1.0.0', 'samples.status', { status: 'DONE' })).resolves.toEqual({ status: 'DONE' });
     await expect(run(manager, 'samples', '1.0.0', 'samples.cpu', { ms: 5 })).resolves.toMatchObject({ burned_ms: 5 });
     await expect(run(manager, 'samples', '1.0.0', 'samples.fail', { message: 'nope' })).rejects.toThrow('nope');
     await expect(run(manager, 'samples', '1.0.0', 'samples.bad_output')).resolves.toEqual({ value: 2n ** 64n });
-    await expect(run(manager, 'samples', '1.0.0', 'samples.next', {}, { next: async (p: unknown) => ({ got: p }) })).resolves.toEqual({
+    await expect(
+      run(manager, 'samples', '1.0.0', 'samples.next', {}, { next: async (p: unknown) => ({ got: p }) }),
+    ).resolves.toEqual({
       next: { got: { x: 1 } },
     });
     const sent: unknown[] = [];
@@ -125,7 +140,11 @@ describe('install', () => {
 
   it('serialises concurrent installs of one package', async () => {
     const before = hitsOf('/files/echo-1.0.0.tgz');
-    const results = await Promise.all([installSample('echo', '1.0.0'), installSample('echo', '2.0.0'), installSample('echo', '1.0.0')]);
+    const results = await Promise.all([
+      installSample('echo', '1.0.0'),
+      installSample('echo', '2.0.0'),
+      installSample('echo', '1.0.0'),
+    ]);
     expect(results.map((r) => [r.version, r.alreadyInstalled])).toEqual([
       ['1.0.0', false],
       ['2.0.0', false],
@@ -142,7 +161,10 @@ describe('install', () => {
     await expect(run(manager, 'echo', '2.0.0', 'echo.echo', { message: 'b' })).resolves.toEqual({ echo: 'b', version: 2 });
     await expect(manager.uninstall('echo', '1.0.0')).resolves.toEqual([{ name: 'echo', version: '1.0.0' }]);
     expect(() => manager.acquire('echo', '1.0.0', 'echo.echo')).toThrow(
-      expect.objectContaining({ code: 'E.PKG.NOT_FOUND', message: 'package "echo" has no version 1.0.0 (installed versions: 2.0.0)' }),
+      expect.objectContaining({
+        code: 'E.PKG.NOT_FOUND',
+        message: 'package "echo" has no version 1.0.0 (installed versions: 2.0.0)',
+      }),
     );
     await expect(run(manager, 'echo', '2.0.0', 'echo.echo', { message: 'c' })).resolves.toEqual({ echo: 'c', version: 2 });
     expect(existsSync(join(packagesDir, 'echo', '1.0.0'))).toBe(false);
@@ -219,7 +241,10 @@ describe('start-up', () => {
     expect(failed[0]).toMatchObject({ name: 'broken', version: '1.0.0', path: join(packagesDir, 'broken', '1.0.0') });
     expect(failed[0]?.error).toMatchObject({ code: 'E.PKG.INVALID', message: expect.stringContaining('not valid JSON') });
     expect(existsSync(join(packagesDir, '.tmp-crashed'))).toBe(false);
-    await expect(run(restarted, 'echo', '2.0.0', 'echo.echo', { message: 'back' })).resolves.toEqual({ echo: 'back', version: 2 });
+    await expect(run(restarted, 'echo', '2.0.0', 'echo.echo', { message: 'back' })).resolves.toEqual({
+      echo: 'back',
+      version: 2,
+    });
     await expect(run(restarted, 'samples', '1.0.0', 'samples.status', { status: 'OK' })).resolves.toEqual({ status: 'OK' });
 
     const inventory = restarted.inventory();
@@ -230,7 +255,9 @@ describe('start-up', () => {
       { name: 'samples', version: '1.0.0', status: 'installed' },
     ]);
     expect(inventory.manifests.map((m) => `${m.name}@${m.version}`)).toEqual(['echo@1.0.0', 'echo@2.0.0', 'samples@1.0.0']);
-    expect(inventory.manifests[0]?.manifest).toEqual(JSON.parse(await readFile(join(packagesDir, 'echo', '1.0.0', 'manifest.json'), 'utf8')));
+    expect(inventory.manifests[0]?.manifest).toEqual(
+      JSON.parse(await readFile(join(packagesDir, 'echo', '1.0.0', 'manifest.json'), 'utf8')),
+    );
 
     // Loading twice changes nothing; uninstalling the broken one removes its folder and its status.
     await expect(restarted.loadInstalled()).resolves.toMatchObject({ failed: [{ name: 'broken' }] });
@@ -260,7 +287,10 @@ describe('foreign runtimes', () => {
     expect(inventory.manifests[0]?.manifest).toEqual(JSON.parse(manifestText));
     expect(manager.registry.list().every((h) => h.runtime === 'python' && h.fn === undefined)).toBe(true);
     expect(() => manager.acquire('example.pkg', '1.0.0', 'example.pkg.echo')).toThrow(
-      expect.objectContaining({ code: 'E.PKG.RUNTIME_UNSUPPORTED', message: 'runtime python not available on this worker (has: node)' }),
+      expect.objectContaining({
+        code: 'E.PKG.RUNTIME_UNSUPPORTED',
+        message: 'runtime python not available on this worker (has: node)',
+      }),
     );
     // A lookup of a node the package does not have still says what exists.
     expect(() => manager.acquire('example.pkg', '1.0.0', 'nope')).toThrow(expect.objectContaining({ code: 'E.PKG.NOT_FOUND' }));
@@ -268,7 +298,10 @@ describe('foreign runtimes', () => {
 
   it('runs the catalog-compatible JS form: dotted entrypoint, runtime in adapter metadata, python block ignored', async () => {
     const protocolDir = dirname(createRequire(import.meta.url).resolve('@astraflow/protocol/package.json'));
-    const manifestText = await readFile(join(protocolDir, 'fixtures', 'js-manifests', 'catalog-compatible.manifest.json'), 'utf8');
+    const manifestText = await readFile(
+      join(protocolDir, 'fixtures', 'js-manifests', 'catalog-compatible.manifest.json'),
+      'utf8',
+    );
     const data = packageArchive({
       'manifest.json': manifestText,
       'package.json': '{"type":"module"}',
@@ -298,7 +331,10 @@ describe('foreign runtimes', () => {
 
   it('refuses caret and alternative ranges that exclude this Node.js, and ranges that do not parse', async () => {
     const attempt = (version: string, requires: string) => {
-      const manifest = JSON.parse(nodeManifest('ranged', version, [{ type: 'ranged.x', handler: 'x' }])) as Record<string, unknown>;
+      const manifest = JSON.parse(nodeManifest('ranged', version, [{ type: 'ranged.x', handler: 'x' }])) as Record<
+        string,
+        unknown
+      >;
       manifest['node'] = { requires };
       const data = packageArchive({ 'manifest.json': JSON.stringify(manifest), 'adapters/main.js': 'exports.x = () => 1;\n' });
       return manager.install({ name: 'ranged', version, url: server.put(`ranged-${version}.tgz`, data), sha256: sha256(data) });

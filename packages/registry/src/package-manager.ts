@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import {
-  AstraError,
-  ErrorCode,
-  createNoopLogger,
-  type Logger,
-  type Manifest,
-  redactUrl,
-} from '@astraflow/protocol';
+import { AstraError, ErrorCode, createNoopLogger, type Logger, type Manifest, redactUrl } from '@astraflow/protocol';
 import { AdapterRegistry } from './adapter-registry.js';
 import { detectArchiveFormat } from './archive-format.js';
 import type { EntrypointLocation } from './entrypoint.js';
@@ -65,7 +58,10 @@ const refKey = (name: string, version: string): string => `${name}@${version}`;
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v < 0) {
-    throw new AstraError(ErrorCode.CONFIG_INVALID, `package manager option ${name} must be a non-negative number (got ${String(value)})`);
+    throw new AstraError(
+      ErrorCode.CONFIG_INVALID,
+      `package manager option ${name} must be a non-negative number (got ${String(value)})`,
+    );
   }
   return v;
 }
@@ -119,7 +115,9 @@ class DefaultPackageManager implements PackageManager {
       return Promise.reject(new AstraError(ErrorCode.PKG_INVALID, `invalid package name ${JSON.stringify(name)}`));
     }
     if (typeof version !== 'string' || !isValidPackageVersion(version)) {
-      return Promise.reject(new AstraError(ErrorCode.PKG_INVALID, `invalid package version ${JSON.stringify(version)} (expected X.Y.Z)`));
+      return Promise.reject(
+        new AstraError(ErrorCode.PKG_INVALID, `invalid package version ${JSON.stringify(version)} (expected X.Y.Z)`),
+      );
     }
     return this.queue.run(name, () => this.installNow(request));
   }
@@ -225,7 +223,13 @@ class DefaultPackageManager implements PackageManager {
     const runnable = assertRuntime(loaded.manifest, this.runtimes);
     // The probe passed, but code can behave differently on a second import: an unanswered install would block the name.
     const handlers = await withTimeout(
-      buildHandlers({ root, manifest: loaded.manifest, runtime: manifestRuntime(loaded.manifest), runnable, cacheKey: randomUUID() }),
+      buildHandlers({
+        root,
+        manifest: loaded.manifest,
+        runtime: manifestRuntime(loaded.manifest),
+        runnable,
+        cacheKey: randomUUID(),
+      }),
       this.importTimeoutMs,
       () =>
         new AstraError(ErrorCode.PKG_INVALID, `importing ${name}@${version} did not finish within ${this.importTimeoutMs} ms`, {
@@ -427,14 +431,27 @@ class DefaultPackageManager implements PackageManager {
         if (runnable) await this.probe(path, loaded.manifest, locateAdapters(path, loaded.manifest, runnable));
         await this.activate(name, version, path, loaded, undefined);
       } catch (err) {
-        throw await quarantinePackage(this.packagesDir, { name, version, path }, AstraError.wrap(err, ErrorCode.INTERNAL), this.logger);
+        throw await quarantinePackage(
+          this.packagesDir,
+          { name, version, path },
+          AstraError.wrap(err, ErrorCode.INTERNAL),
+          this.logger,
+        );
       }
       return { name, version };
     } catch (err) {
       const error = AstraError.wrap(err, ErrorCode.INTERNAL);
-      const failure: LoadFailure = { name, version, path: (error.details?.['quarantined_to'] as string | undefined) ?? path, error };
+      const failure: LoadFailure = {
+        name,
+        version,
+        path: (error.details?.['quarantined_to'] as string | undefined) ?? path,
+        error,
+      };
       this.failures.set(key, failure);
-      this.logger.warn({ package: name, version, path: failure.path, code: error.code, err: error.message }, 'skipping broken package');
+      this.logger.warn(
+        { package: name, version, path: failure.path, code: error.code, err: error.message },
+        'skipping broken package',
+      );
       return failure;
     }
   }

@@ -1,6 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AstraError, ErrorCode, errorMessage, isExecMode, ManifestSchema, type ExecMode, type Manifest } from '@astraflow/protocol';
+import {
+  AstraError,
+  ErrorCode,
+  errorMessage,
+  isExecMode,
+  ManifestSchema,
+  type ExecMode,
+  type Manifest,
+} from '@astraflow/protocol';
 
 /** A validated manifest, and the JSON object it was parsed from (what `control.register` carries). */
 export interface LoadedManifest {
@@ -64,9 +72,13 @@ export async function readManifest(root: string): Promise<LoadedManifest> {
   } catch (cause) {
     if (AstraError.isInstance(cause)) throw cause;
     const missing = (cause as { code?: unknown }).code === 'ENOENT';
-    throw new AstraError(ErrorCode.PKG_INVALID, missing ? 'manifest.json not found' : `cannot read manifest.json: ${String(cause)}`, {
-      cause,
-    });
+    throw new AstraError(
+      ErrorCode.PKG_INVALID,
+      missing ? 'manifest.json not found' : `cannot read manifest.json: ${String(cause)}`,
+      {
+        cause,
+      },
+    );
   }
   let json: unknown;
   try {

@@ -40,7 +40,11 @@ export async function openTarStream(archiveFile: string, maxBytes: number): Prom
     transform(chunk: Buffer, _encoding, callback) {
       total += chunk.length;
       if (total > maxBytes) {
-        callback(new AstraError(ErrorCode.PKG_INVALID, `archive unpacks to more than ${maxBytes} bytes`, { details: { reason: 'too_large' } }));
+        callback(
+          new AstraError(ErrorCode.PKG_INVALID, `archive unpacks to more than ${maxBytes} bytes`, {
+            details: { reason: 'too_large' },
+          }),
+        );
       } else {
         callback(null, chunk);
       }

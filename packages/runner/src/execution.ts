@@ -10,9 +10,7 @@ import type { HandlerContext, NextCall } from './types.js';
 export type FailureStage = 'resolve' | 'prepare' | 'queue' | 'handler' | 'result' | 'timeout' | 'cancel';
 
 /** How one handler invocation ended. */
-export type ExecutionResult =
-  | { ok: true; result: NormalizedResult }
-  | { ok: false; stage: FailureStage; error: AstraError };
+export type ExecutionResult = { ok: true; result: NormalizedResult } | { ok: false; stage: FailureStage; error: AstraError };
 
 /** One running handler, inline or in a thread. */
 export interface Execution {

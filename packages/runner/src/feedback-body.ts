@@ -18,7 +18,11 @@ export function parseFeedbackBody(body: unknown): FeedbackBody {
   }
   const copy = toJsonValue(body, 'feedback body') as Record<string, unknown>;
   // The common body (progress, message, text chunks) passes the protocol's fast check; the schema judges the rest.
-  if (!Object.hasOwn(copy, 'run_id') && !Object.hasOwn(copy, 'task_id') && payloadIsValid(FrameType.EXEC_FEEDBACK, { ...copy, run_id: '-', task_id: '-' })) {
+  if (
+    !Object.hasOwn(copy, 'run_id') &&
+    !Object.hasOwn(copy, 'task_id') &&
+    payloadIsValid(FrameType.EXEC_FEEDBACK, { ...copy, run_id: '-', task_id: '-' })
+  ) {
     return copy as FeedbackBody;
   }
   const parsed = BodySchema.safeParse(copy);

@@ -29,7 +29,8 @@ function manualSink() {
   };
 }
 
-const texts = (frames: FeedbackBody[]): string[] => frames.flatMap((frame) => (frame.chunks ?? []).map((chunk) => chunk.text ?? ''));
+const texts = (frames: FeedbackBody[]): string[] =>
+  frames.flatMap((frame) => (frame.chunks ?? []).map((chunk) => chunk.text ?? ''));
 
 describe('FeedbackChannel', () => {
   it('sends the first body at once and coalesces the rest while a frame is in flight', async () => {

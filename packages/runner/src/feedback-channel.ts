@@ -252,10 +252,7 @@ export class FeedbackChannel implements HandlerFeedback {
             this.#framesSent += 1;
           } catch (error) {
             segment.failure ??= error;
-            this.#logger.warn(
-              { err: errorMessage(error) },
-              'feedback frame was not accepted',
-            );
+            this.#logger.warn({ err: errorMessage(error) }, 'feedback frame was not accepted');
           }
         }
         if (drained) this.#settle(segment);
@@ -305,11 +302,7 @@ export class FeedbackChannel implements HandlerFeedback {
     const cause = segment.failure;
     const error = AstraError.isInstance(cause)
       ? cause
-      : new AstraError(
-          ErrorCode.RUNNER_FAILURE,
-          `feedback frame was not accepted: ${errorMessage(cause)}`,
-          { cause },
-        );
+      : new AstraError(ErrorCode.RUNNER_FAILURE, `feedback frame was not accepted: ${errorMessage(cause)}`, { cause });
     for (const waiter of segment.waiters) waiter.reject(error);
   }
 

@@ -14,9 +14,13 @@ function describePath(path: string): string {
 }
 
 function fail(path: string, what: string, where: string): never {
-  throw new AstraError(ErrorCode.RUNNER_FAILURE, `${where}: ${describePath(path)} is ${what}, which cannot be serialised to JSON`, {
-    details: { path: path === '' ? '$' : path },
-  });
+  throw new AstraError(
+    ErrorCode.RUNNER_FAILURE,
+    `${where}: ${describePath(path)} is ${what}, which cannot be serialised to JSON`,
+    {
+      details: { path: path === '' ? '$' : path },
+    },
+  );
 }
 
 /**

@@ -38,9 +38,16 @@ describe('createLazyChildLogger', () => {
       const log =
         (level: LogLevel) =>
         (obj: Record<string, unknown> | string, msg?: string): void =>
-          void lines.push(`${level} ${JSON.stringify(bindings)} ${typeof obj === 'string' ? obj : `${JSON.stringify(obj)} ${msg}`}`);
+          void lines.push(
+            `${level} ${JSON.stringify(bindings)} ${typeof obj === 'string' ? obj : `${JSON.stringify(obj)} ${msg}`}`,
+          );
       return {
-        trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), fatal: log('fatal'),
+        trace: log('trace'),
+        debug: log('debug'),
+        info: log('info'),
+        warn: log('warn'),
+        error: log('error'),
+        fatal: log('fatal'),
         child: (more) => {
           children.push(more);
           return make({ ...bindings, ...more });

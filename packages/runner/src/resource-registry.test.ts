@@ -52,7 +52,9 @@ describe('createResourceRegistry', () => {
       expect(file).toMatchObject({ type: 'file', sizeBytes: 5, path: join(dir, 'f.bin') });
       await expect(registry.registerFile({ path: join(dir, 'nope') })).rejects.toThrow(/cannot register/);
       await expect(registry.register({ resourceId: '', type: 't' })).rejects.toThrow(/resourceId/);
-      await expect(registry.register({ resourceId: 'x', type: 't', metadata: { n: 1n } as never })).rejects.toThrow(/JSON object/);
+      await expect(registry.register({ resourceId: 'x', type: 't', metadata: { n: 1n } as never })).rejects.toThrow(
+        /JSON object/,
+      );
       await registry.register({ resourceId: 'x', type: 't' });
       await expect(registry.register({ resourceId: 'y', type: 't' })).rejects.toThrow(/limit of 2/);
       // Replacing an existing id is not growth.

@@ -220,7 +220,11 @@ export function createResourceRegistry(options: ResourceRegistryOptions = {}): R
       sweep();
       return [...entries.values()]
         .filter((e) => !expired(e))
-        .filter((e) => (filter.scope === undefined || e.spec.scope === filter.scope) && (filter.type === undefined || e.spec.type === filter.type))
+        .filter(
+          (e) =>
+            (filter.scope === undefined || e.spec.scope === filter.scope) &&
+            (filter.type === undefined || e.spec.type === filter.type),
+        )
         .map(snapshot);
     },
     async releaseScope(scope) {

@@ -23,8 +23,31 @@ let runner: Runner;
 const logger = createRecordingLogger(['info', 'warn', 'error', 'fatal']);
 
 /** Sync fixtures registered a second time with a forced mode, to run each in both modes. */
-const SYNC = ['echo', 'returnParam', 'statusWord', 'unserialisable', 'throws', 'throwsString', 'busy', 'flood', 'feedbackNowait', 'logsSync'];
-const ASYNC = ['echoAsync', 'contextDump', 'throwsCode', 'waitForAbort', 'ignoresSignal', 'feedbackMix', 'badFeedback', 'callsNext', 'writesData', 'logs', 'usesResources'];
+const SYNC = [
+  'echo',
+  'returnParam',
+  'statusWord',
+  'unserialisable',
+  'throws',
+  'throwsString',
+  'busy',
+  'flood',
+  'feedbackNowait',
+  'logsSync',
+];
+const ASYNC = [
+  'echoAsync',
+  'contextDump',
+  'throwsCode',
+  'waitForAbort',
+  'ignoresSignal',
+  'feedbackMix',
+  'badFeedback',
+  'callsNext',
+  'writesData',
+  'logs',
+  'usesResources',
+];
 
 beforeAll(async () => {
   dataRoot = await mkdtemp(path.join(tmpdir(), 'runner-test-'));
@@ -175,7 +198,12 @@ describe('createRunner: results', () => {
       expect(payload.status).toBe('SUCCEEDED');
       expect(payload.result).toEqual({ text: 'hi' });
       expect(Number.isInteger(payload.duration_ms)).toBe(true);
-      expect(payload.metadata).toEqual({ exec_mode: 'overridden', node_type: `full.${mode}`, package: 'fixtures@1.0.0', model: 'm1' });
+      expect(payload.metadata).toEqual({
+        exec_mode: 'overridden',
+        node_type: `full.${mode}`,
+        package: 'fixtures@1.0.0',
+        model: 'm1',
+      });
       expect(payload.artifacts).toEqual([{ resource_id: 'r1', worker_name: 'w1', type: 'file', size_bytes: 3 }]);
     }
     const { payload } = expectResult((await run('echo.thread')).outcome);
@@ -298,7 +326,11 @@ describe('createRunner: failures', () => {
 
   it('answers E.RUNNER.FAILURE for a foreign runtime, a thread that cannot load the handler, or no data folder', async () => {
     const python = { ...(await fixtureHandler('echo')), nodeType: 'py', runtime: 'python', fn: undefined };
-    const moved = { ...(await fixtureHandler('echo', { execMode: 'thread' })), nodeType: 'moved', modulePath: path.join(dataRoot, 'gone.mjs') };
+    const moved = {
+      ...(await fixtureHandler('echo', { execMode: 'thread' })),
+      nodeType: 'moved',
+      modulePath: path.join(dataRoot, 'gone.mjs'),
+    };
     const echo = await fixtureHandler('echo', { execMode: 'inline' });
     const writes = await fixtureHandler('writesData');
     const writesSync = await fixtureHandler('writesDataSync');
@@ -344,13 +376,17 @@ describe('createRunner: failures', () => {
       // A handler that never reads ctx.dataDir runs without its folder (checked from inside the task).
       for (const node of ['folderExists', 'folderExistsSync']) {
         const dir = taskDataDirPath(root, 'lazy', node);
-        const result = expectResult(await lazy.run({ ...task, dispatch: dispatchFor(node, { path: dir }, { run_id: 'lazy', task_id: node }) }));
+        const result = expectResult(
+          await lazy.run({ ...task, dispatch: dispatchFor(node, { path: dir }, { run_id: 'lazy', task_id: node }) }),
+        );
         expect(result.payload.result, node).toEqual({ existed: false });
       }
       // One that reads it finds it there and can write into it; the folder goes when the task ends
       // (a thread reports that it made one, so the main thread knows to remove it).
       for (const node of ['writesData', 'writesDataSync']) {
-        const result = expectResult(await lazy.run({ ...task, dispatch: dispatchFor(node, {}, { run_id: 'lazy', task_id: node }) }));
+        const result = expectResult(
+          await lazy.run({ ...task, dispatch: dispatchFor(node, {}, { run_id: 'lazy', task_id: node }) }),
+        );
         expect(result.payload.result.file, node).toBe(path.join(taskDataDirPath(root, 'lazy', node), 'out.txt'));
         await vi.waitFor(() => expect(existsSync(taskDataDirPath(root, 'lazy', node)), node).toBe(false), { timeout: 3000 });
       }
@@ -493,18 +529,25 @@ describe('createRunner: feedback, next, logs, data folder', () => {
   it('bridges ctx.next to the worker (inline and thread)', async () => {
     for (const mode of ['inline', 'thread']) {
       const { outcome, nextCalls } = await run(`callsNext.${mode}`, { question: 'why' });
-      expect(expectResult(outcome).payload.result).toEqual({ reply: { answer: 're: why' }, thread: mode === 'inline' ? 'main' : 'worker' });
+      expect(expectResult(outcome).payload.result).toEqual({
+        reply: { answer: 're: why' },
+        thread: mode === 'inline' ? 'main' : 'worker',
+      });
       expect(nextCalls).toEqual([{ payload: { question: 'why' }, hostCtx: { host: 'h' }, timeoutMs: 500 }]);
     }
   });
 
   it('passes a failing next back to the handler with its code', async () => {
     for (const mode of ['inline', 'thread']) {
-      const { outcome } = await run(`callsNext.${mode}`, { question: 'q' }, {
-        next: async () => {
-          throw new AstraError('E.TIMEOUT', 'no answer from the middleware');
+      const { outcome } = await run(
+        `callsNext.${mode}`,
+        { question: 'q' },
+        {
+          next: async () => {
+            throw new AstraError('E.TIMEOUT', 'no answer from the middleware');
+          },
         },
-      });
+      );
       const { payload } = expectResult(outcome);
       expect(payload.status).toBe('FAILED');
       expect(payload.result).toEqual({ code: 'E.TIMEOUT', message: 'no answer from the middleware' });
@@ -517,7 +560,11 @@ describe('createRunner: feedback, next, logs, data folder', () => {
     expectResult((await run('usesResources.inline', { id: 'res-inline' })).outcome);
     const ref = (id: string, worker = 'w-test') => ({ resource_id: id, worker_name: worker, type: 'blob' });
     for (const mode of ['inline', 'thread']) {
-      const used = await run(`usesResources.${mode}`, {}, { dispatch: { resource_refs: [ref('res-thread'), ref('res-inline')] } });
+      const used = await run(
+        `usesResources.${mode}`,
+        {},
+        { dispatch: { resource_refs: [ref('res-thread'), ref('res-inline')] } },
+      );
       // Each leased once for this task; the leases end with it.
       expect(expectResult(used.outcome).payload.result).toMatchObject({ leased: ['res-thread:1', 'res-inline:1'] });
     }
@@ -555,7 +602,10 @@ describe('createRunner: feedback, next, logs, data folder', () => {
         ['warn', 'second'],
         ['info', 'uncloneable in a thread'],
       ]);
-      expect(mine[0]).toMatchObject({ bindings: { run_id: dispatch.run_id, task_id: 't-log', node_id: 'n-log' }, fields: { step: 1 } });
+      expect(mine[0]).toMatchObject({
+        bindings: { run_id: dispatch.run_id, task_id: 't-log', node_id: 'n-log' },
+        fields: { step: 1 },
+      });
       expect(mine[1]?.bindings.part).toBe('x');
     }
   });
@@ -614,7 +664,9 @@ describe('createRunner: threads and lifecycle', () => {
     try {
       const task = { tenant: 't', emitFeedback: async () => {}, next: async () => ({}), timeoutMs: 600 };
       // One thread, three 300 ms tasks: the last waits ~600 ms, which must not count against its 600 ms.
-      const outcomes = await Promise.all([1, 2, 3].map(() => pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 300 }) })));
+      const outcomes = await Promise.all(
+        [1, 2, 3].map(() => pooled.run({ ...task, dispatch: dispatchFor('busy', { ms: 300 }) })),
+      );
       expect(outcomes.map((o) => o.kind)).toEqual(['result', 'result', 'result']);
     } finally {
       await pooled.close();
@@ -675,7 +727,9 @@ describe('createRunner: threads and lifecycle', () => {
   });
 
   it('refuses invalid options', () => {
-    expect(() => createRunner({ resolver, dataDir: dataRoot, defaultExecMode: 'sometimes' as 'auto' })).toThrow(/defaultExecMode/);
+    expect(() => createRunner({ resolver, dataDir: dataRoot, defaultExecMode: 'sometimes' as 'auto' })).toThrow(
+      /defaultExecMode/,
+    );
     expect(() => createRunner({ resolver, dataDir: dataRoot, threads: { maxThreads: 0 } })).toThrow(/maxThreads/);
     expect(() => createRunner({ resolver, dataDir: dataRoot, feedback: { maxChunksPerFrame: 0 } })).toThrow(/maxChunksPerFrame/);
   });

@@ -28,7 +28,6 @@ import type { RunOutcome, RunTask, Runner, RunnerOptions } from './types.js';
 /** Longest wait for queued feedback before the outcome is returned. */
 export const FEEDBACK_FLUSH_TIMEOUT_MS = 2000;
 
-
 /**
  * Where a handler runs: the node/adapter setting (already merged into
  * `handler.execMode`), else `defaultMode`; `auto` runs async functions
@@ -47,9 +46,13 @@ export function resolveExecMode(
 function cancelError(reason: unknown): AstraError {
   if (AstraError.isInstance(reason)) return reason;
   const message = reason === undefined ? '' : errorMessage(reason);
-  return new AstraError(ErrorCode.RUNNER_CANCELLED, message === '' || message === 'This operation was aborted' ? 'task cancelled' : message, {
-    cause: reason,
-  });
+  return new AstraError(
+    ErrorCode.RUNNER_CANCELLED,
+    message === '' || message === 'This operation was aborted' ? 'task cancelled' : message,
+    {
+      cause: reason,
+    },
+  );
 }
 
 type Aborted = { aborted: AstraError; stage: FailureStage; details?: Record<string, unknown> };
@@ -165,7 +168,10 @@ export function createRunner(options: RunnerOptions): Runner {
       if (handler.fn === undefined) {
         return errorOutcome(
           'resolve',
-          new AstraError(ErrorCode.RUNNER_FAILURE, `node ${dispatch.node_type} needs runtime '${handler.runtime}', which this worker cannot run`),
+          new AstraError(
+            ErrorCode.RUNNER_FAILURE,
+            `node ${dispatch.node_type} needs runtime '${handler.runtime}', which this worker cannot run`,
+          ),
         );
       }
       execMode = resolveExecMode(handler, defaultMode);
@@ -262,7 +268,10 @@ export function createRunner(options: RunnerOptions): Runner {
             startTimer = setTimeout(
               () =>
                 abort(
-                  new AstraError(ErrorCode.RUNNER_CANCELLED, `no free thread within ${startTimeoutMs} ms; the worker is overloaded`),
+                  new AstraError(
+                    ErrorCode.RUNNER_CANCELLED,
+                    `no free thread within ${startTimeoutMs} ms; the worker is overloaded`,
+                  ),
                   'queue',
                   { reason: 'overloaded', retry_after_ms: POOL_RETRY_AFTER_MS },
                 ),

@@ -15,7 +15,10 @@ const SAFE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
  */
 export function safePathSegment(id: string): string {
   if (SAFE_SEGMENT.test(id)) return id;
-  const cleaned = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, (dots) => '_'.repeat(dots.length)).slice(0, 64);
+  const cleaned = id
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, (dots) => '_'.repeat(dots.length))
+    .slice(0, 64);
   const hash = createHash('sha256').update(id).digest('hex').slice(0, 12);
   return `${cleaned}-${hash}`;
 }
@@ -84,11 +87,9 @@ export async function ensureTaskDataDir(root: string, runId: string, taskId: str
 }
 
 function createFailure(dir: string, error: unknown): AstraError {
-  return new AstraError(
-    ErrorCode.RUNNER_FAILURE,
-    `cannot create task data folder ${dir}: ${errorMessage(error)}`,
-    { cause: error },
-  );
+  return new AstraError(ErrorCode.RUNNER_FAILURE, `cannot create task data folder ${dir}: ${errorMessage(error)}`, {
+    cause: error,
+  });
 }
 
 /**

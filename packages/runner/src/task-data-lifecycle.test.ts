@@ -45,7 +45,8 @@ describe('task data folder lifecycle', () => {
       for (let i = 0; i < 1500; i++) {
         const id = `t${lane}-${i}`;
         try {
-          const dir = i % 2 === 0 ? await ensureTaskDataDir(root, 'run', id) : new TaskDataDir(taskDataDirPath(root, 'run', id)).ensure();
+          const dir =
+            i % 2 === 0 ? await ensureTaskDataDir(root, 'run', id) : new TaskDataDir(taskDataDirPath(root, 'run', id)).ensure();
           made++;
           await rm(dir, { recursive: true });
         } catch (error) {
@@ -64,7 +65,9 @@ describe('task data folder lifecycle', () => {
 
   it('still fails, clearly, when a file stands where the run folder belongs', async () => {
     await writeFile(join(root, 'run'), 'not a folder');
-    await expect(ensureTaskDataDir(root, 'run', 't1')).rejects.toThrow(/cannot create task data folder .*run.t1: .*(ENOTDIR|EEXIST)/);
+    await expect(ensureTaskDataDir(root, 'run', 't1')).rejects.toThrow(
+      /cannot create task data folder .*run.t1: .*(ENOTDIR|EEXIST)/,
+    );
   });
 
   it('keeps a folder its handler asked to keep', async () => {

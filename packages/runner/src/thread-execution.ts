@@ -97,7 +97,8 @@ export function startThread(env: ExecutionEnv, pool: ThreadPool, graceMs = THREA
         case 'resources': {
           const id = message.id;
           const done = (result: unknown): void => post({ t: 'resources-done', id, result });
-          const failed = (error: unknown): void => post({ t: 'resources-done', id, error: toWireError(error, ErrorCode.RUNNER_FAILURE) });
+          const failed = (error: unknown): void =>
+            post({ t: 'resources-done', id, error: toWireError(error, ErrorCode.RUNNER_FAILURE) });
           if (!(RESOURCE_METHODS as readonly string[]).includes(message.method) || !Array.isArray(message.args)) {
             failed(new AstraError(ErrorCode.RUNNER_FAILURE, `ctx.resources has no method ${String(message.method)}`));
             break;

@@ -32,7 +32,10 @@ export interface ThreadTask {
 }
 
 /** Where a handler's module lives: enough to load it inside a thread. */
-export type ThreadHandlerRef = Pick<ThreadTask, 'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot' | 'loaderUrl'>;
+export type ThreadHandlerRef = Pick<
+  ThreadTask,
+  'modulePath' | 'exportName' | 'handlerName' | 'cacheKey' | 'packageRoot' | 'loaderUrl'
+>;
 
 /** Loads handler modules into a thread ahead of its first task (pool pre-warm); replies `{"warmed": n}`. */
 export interface WarmTask {
@@ -43,9 +46,7 @@ export interface WarmTask {
 export type ThreadFailureStage = 'resolve' | 'handler' | 'result';
 
 /** What a thread returns (as a JSON string, so JSON problems surface in the thread). */
-export type ThreadReply =
-  | { ok: true; result: NormalizedResult }
-  | { ok: false; stage: ThreadFailureStage; error: WireError };
+export type ThreadReply = { ok: true; result: NormalizedResult } | { ok: false; stage: ThreadFailureStage; error: WireError };
 
 /** Thread → main messages. `started`: a thread picked the task up, so its time in the pool queue is over; `data-dir`: the task's data folder was made. */
 export type ThreadToMain =

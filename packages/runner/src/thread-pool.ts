@@ -81,7 +81,10 @@ export function createThreadPool(options: RunnerThreadOptions = {}): ThreadPool 
       const pool = start();
       const task: WarmTask = { warm: handlers };
       // One warm-up per kept thread; each thread takes one task at a time, so they spread over the threads.
-      const runs = Array.from({ length: minThreads }, () => pool.run(task, { signal: AbortSignal.timeout(WARM_TIMEOUT_MS) }) as Promise<string>);
+      const runs = Array.from(
+        { length: minThreads },
+        () => pool.run(task, { signal: AbortSignal.timeout(WARM_TIMEOUT_MS) }) as Promise<string>,
+      );
       const settled = await Promise.allSettled(runs);
       return settled.filter((entry) => entry.status === 'fulfilled').length;
     },

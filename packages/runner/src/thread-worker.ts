@@ -54,10 +54,14 @@ function getHandler(task: ThreadHandlerRef): Promise<Handler> {
   let entry = handlers.get(key);
   if (entry === undefined) {
     // The cache key makes a re-installed package load its new files rather than Node's cached module.
-    entry = loaderAt(task.loaderUrl).then((loadHandler) => loadHandler(task.modulePath, task.exportName, task.handlerName, {
-      cacheKey: task.cacheKey,
-      packageRoot: task.packageRoot,
-    })).then(({ fn }) => fn as Handler);
+    entry = loaderAt(task.loaderUrl)
+      .then((loadHandler) =>
+        loadHandler(task.modulePath, task.exportName, task.handlerName, {
+          cacheKey: task.cacheKey,
+          packageRoot: task.packageRoot,
+        }),
+      )
+      .then(({ fn }) => fn as Handler);
     // A failed load is not cached: the next task may find the module fixed.
     entry.catch(() => handlers.delete(key));
     handlers.set(key, entry);

@@ -13,12 +13,7 @@ import {
   type PkgUninstallPayload,
 } from '@astraflow/protocol';
 import { SchedulerEngine } from './scheduler-engine.js';
-import type {
-  DispatchHandle,
-  SchedulerCommandOptions,
-  SchedulerCoreOptions,
-  SchedulerSendOptions,
-} from './scheduler-options.js';
+import type { DispatchHandle, SchedulerCommandOptions, SchedulerCoreOptions, SchedulerSendOptions } from './scheduler-options.js';
 
 const noop = (): void => {};
 
@@ -56,8 +51,13 @@ export class SchedulerCore extends SchedulerEngine {
   /** Sends `biz.exec.dispatch` and watches for its answer. Never throws: errors arrive through `done`. */
   dispatch(payload: ExecDispatchPayload, options: SchedulerCommandOptions = {}): DispatchHandle {
     const id = options.id ?? randomUUID();
-    const done = this.#command(FrameType.EXEC_DISPATCH, payload, id, options, 30_000, (f) =>
-      (f.type === FrameType.EXEC_RESULT || f.type === FrameType.EXEC_ERROR) && f.corr === id,
+    const done = this.#command(
+      FrameType.EXEC_DISPATCH,
+      payload,
+      id,
+      options,
+      30_000,
+      (f) => (f.type === FrameType.EXEC_RESULT || f.type === FrameType.EXEC_ERROR) && f.corr === id,
     );
     return { id, done };
   }
@@ -65,16 +65,26 @@ export class SchedulerCore extends SchedulerEngine {
   /** Sends `biz.pkg.install`; resolves with the `biz.pkg.event` answering it. */
   installPackage(payload: PkgInstallPayload, options: SchedulerCommandOptions = {}): Promise<Frame> {
     const id = options.id ?? randomUUID();
-    return this.#command(FrameType.PKG_INSTALL, payload, id, options, 60_000, (f) =>
-      f.type === FrameType.PKG_EVENT && f.corr === id,
+    return this.#command(
+      FrameType.PKG_INSTALL,
+      payload,
+      id,
+      options,
+      60_000,
+      (f) => f.type === FrameType.PKG_EVENT && f.corr === id,
     );
   }
 
   /** Sends `biz.pkg.uninstall`; resolves with the `biz.pkg.event` answering it. */
   uninstallPackage(payload: PkgUninstallPayload, options: SchedulerCommandOptions = {}): Promise<Frame> {
     const id = options.id ?? randomUUID();
-    return this.#command(FrameType.PKG_UNINSTALL, payload, id, options, 60_000, (f) =>
-      f.type === FrameType.PKG_EVENT && f.corr === id,
+    return this.#command(
+      FrameType.PKG_UNINSTALL,
+      payload,
+      id,
+      options,
+      60_000,
+      (f) => f.type === FrameType.PKG_EVENT && f.corr === id,
     );
   }
 
@@ -117,9 +127,7 @@ export class SchedulerCore extends SchedulerEngine {
       return Promise.resolve(conn.accept as Frame<'control.session.accept'>);
     }
     const what = filter.resumed === undefined ? 'session accept' : `session accept (resumed: ${filter.resumed})`;
-    return this.acceptLog.waitFor(matches, { timeoutMs, scanHistory: false, what }) as Promise<
-      Frame<'control.session.accept'>
-    >;
+    return this.acceptLog.waitFor(matches, { timeoutMs, scanHistory: false, what }) as Promise<Frame<'control.session.accept'>>;
   }
 
   #prepare<T extends string>(type: T, payload: PayloadOf<T>, options: SchedulerSendOptions): Frame<T> {

@@ -109,8 +109,7 @@ export class SchedulerEngine extends SchedulerRecord {
   get state(): SchedulerSessionState {
     const s = this.session;
     const latest = this.#latest;
-    const phase: SchedulerPhase =
-      latest === undefined || latest.phase === 'closed' ? 'disconnected' : latest.phase;
+    const phase: SchedulerPhase = latest === undefined || latest.phase === 'closed' ? 'disconnected' : latest.phase;
     return {
       phase,
       sessionId: s?.id ?? null,
@@ -163,7 +162,6 @@ export class SchedulerEngine extends SchedulerRecord {
     };
   }
 
-
   /** Stops every timer and rejects pending sends and waiters. The transport closes its connections. */
   dispose(): void {
     if (this.disposed) return;
@@ -196,7 +194,9 @@ export class SchedulerEngine extends SchedulerRecord {
     this.log.debug({ conn: conn.id, type: frame.type, id: frame.id, seq: frame.session_seq }, 'frame in');
     this.receivedLog.push(frame);
     if (conn.phase === 'ready' && this.session?.conn === conn && frame.sender.id !== this.session.workerInstanceId) {
-      this.violation(conn.id, `${frame.type} ${frame.id}: sender.id '${frame.sender.id}' is not the session's worker_instance_id '${this.session.workerInstanceId}'`,
+      this.violation(
+        conn.id,
+        `${frame.type} ${frame.id}: sender.id '${frame.sender.id}' is not the session's worker_instance_id '${this.session.workerInstanceId}'`,
       );
     }
     if (!isControlType(frame.type)) {

@@ -6,9 +6,7 @@ import type { ExecDispatchPayload, ExecResultPayload, HandshakePayload, Register
  * (with `token` and `instanceId` when given), a minimal register, and a
  * dispatch and its result keyed by a task name.
  */
-export function scriptedHandshake(
-  options: { token?: string; instanceId?: string; workerName?: string } = {},
-): HandshakePayload {
+export function scriptedHandshake(options: { token?: string; instanceId?: string; workerName?: string } = {}): HandshakePayload {
   return {
     protocol: 1,
     auth: { mode: 'token', ...(options.token !== undefined ? { token: options.token } : {}) },

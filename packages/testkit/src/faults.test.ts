@@ -8,17 +8,24 @@ const windowAck = JSON.stringify({ type: 'control.ack', payload: { ack_seq: 1 } 
 const handshakeAck = JSON.stringify({ type: 'control.ack', payload: { for: 'hs' } });
 
 /** A PRNG that replays fixed draws. */
-const draws = (...values: number[]) => () => {
-  const next = values.shift();
-  if (next === undefined) throw new Error('ran out of draws');
-  return next;
-};
+const draws =
+  (...values: number[]) =>
+  () => {
+    const next = values.shift();
+    if (next === undefined) throw new Error('ran out of draws');
+    return next;
+  };
 
 function lane(settings: Partial<LaneSettings>, random: () => number) {
   const out: string[] = [];
   const faults: string[] = [];
   const full: LaneSettings = { drop: 0, dup: 0, reorder: 0, delayMs: 0, scope: 'reliable', ...settings };
-  const l = new FaultLane(() => full, random, (t) => out.push(t), (kind) => faults.push(kind));
+  const l = new FaultLane(
+    () => full,
+    random,
+    (t) => out.push(t),
+    (kind) => faults.push(kind),
+  );
   return { l, out, faults, full };
 }
 

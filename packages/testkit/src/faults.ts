@@ -62,10 +62,7 @@ function inScope(text: string, scope: Faults['scope']): boolean {
   if (scope === 'all') return true;
   try {
     const value = JSON.parse(text) as { type?: unknown; session_seq?: unknown; payload?: { ack_seq?: unknown } };
-    return (
-      typeof value.session_seq === 'number' ||
-      (value.type === 'control.ack' && typeof value.payload?.ack_seq === 'number')
-    );
+    return typeof value.session_seq === 'number' || (value.type === 'control.ack' && typeof value.payload?.ack_seq === 'number');
   } catch {
     // Garbage is passed through untouched: it is the test's own payload.
     return false;

@@ -116,7 +116,11 @@ export async function startFileServer(dir: string, options: FileServerOptions = 
     baseUrl,
     requests,
     urlFor: (relativePath) =>
-      `${baseUrl}/${relativePath.split(/[\\/]+/).filter(Boolean).map(encodeURIComponent).join('/')}`,
+      `${baseUrl}/${relativePath
+        .split(/[\\/]+/)
+        .filter(Boolean)
+        .map(encodeURIComponent)
+        .join('/')}`,
     close: () => {
       closing ??= new Promise<void>((ok) => {
         server.close(() => ok());

@@ -48,15 +48,17 @@ describe('startReferenceScheduler: session', () => {
     const scheduler = await start({ hmacSecret: 'k' });
     const worker = await connect(scheduler);
     const accept = await worker.establish();
-    expect(accept.payload.session_token).toBe(
-      createHmac('sha256', 'k').update(accept.payload.session_id).digest('hex'),
-    );
+    expect(accept.payload.session_token).toBe(createHmac('sha256', 'k').update(accept.payload.session_id).digest('hex'));
   });
 
   it('holds the accept back while suppressAccept is set, and delays it by acceptDelayMs', async () => {
     const scheduler = await start({ suppressAccept: true });
     const first = await connect(scheduler);
-    const hs = first.send(FrameType.HANDSHAKE, { protocol: 1, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } }, { ackRequest: true });
+    const hs = first.send(
+      FrameType.HANDSHAKE,
+      { protocol: 1, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
+      { ackRequest: true },
+    );
     await first.ackFor(hs.id);
     const reg = first.frame(FrameType.REGISTER, registerPayload, { ackRequest: true });
     first.sendFrame(reg);
@@ -193,7 +195,9 @@ describe('startReferenceScheduler: reliable outbound stream', () => {
     expect((await uninstalling).payload.status).toBe('uninstalled');
     // The existing scheduler validates biz.pkg.event with its unchanged schema: installed | failed only.
     expect(scheduler.violations).toEqual([
-      expect.stringMatching(/^biz\.pkg\.event \S+ fails the scheduler's schema: \/status must be equal to one of the allowed values/),
+      expect.stringMatching(
+        /^biz\.pkg\.event \S+ fails the scheduler's schema: \/status must be equal to one of the allowed values/,
+      ),
     ]);
     scheduler.violations.length = 0;
 
@@ -245,7 +249,13 @@ describe('startReferenceScheduler: reliable outbound stream', () => {
       const { requestId, runId, nodeId, middlewareId } = frame.payload as Record<string, string>;
       void scheduler.send(
         FrameType.EXEC_NEXT_RESPONSE,
-        { requestId: requestId ?? '', runId: runId ?? '', nodeId: nodeId ?? '', middlewareId: middlewareId ?? '', result: { ok: 1 } },
+        {
+          requestId: requestId ?? '',
+          runId: runId ?? '',
+          nodeId: nodeId ?? '',
+          middlewareId: middlewareId ?? '',
+          result: { ok: 1 },
+        },
         { corr: requestId ?? null },
       );
     });
@@ -379,7 +389,11 @@ describe('startReferenceScheduler: authentication and upgrades', () => {
   it('resets a wrong handshake token with E.AUTH.INVALID_TOKEN and closes with 1008', async () => {
     const scheduler = await start({ token: 'right' });
     const worker = await connect(scheduler);
-    worker.send(FrameType.HANDSHAKE, { protocol: 1, auth: { mode: 'token', token: 'wrong' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } }, { ackRequest: true });
+    worker.send(
+      FrameType.HANDSHAKE,
+      { protocol: 1, auth: { mode: 'token', token: 'wrong' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
+      { ackRequest: true },
+    );
     const reset = await worker.next((f) => f.type === FrameType.RESET);
     expect(reset.payload.code).toBe(ErrorCode.AUTH_INVALID_TOKEN);
     expect((await worker.closed).code).toBe(1008);
@@ -403,7 +417,11 @@ describe('startReferenceScheduler: authentication and upgrades', () => {
 
     scheduler.rejectUpgradeStatus = undefined;
     const worker = await connect(scheduler);
-    worker.send(FrameType.HANDSHAKE, { protocol: 1, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } }, { ackRequest: true });
+    worker.send(
+      FrameType.HANDSHAKE,
+      { protocol: 1, auth: { mode: 'token' }, worker: { worker_name: 'w', version: '1', hostname: 'h' } },
+      { ackRequest: true },
+    );
     expect((await worker.next((f) => f.type === FrameType.RESET)).payload.code).toBe(ErrorCode.AUTH_MISSING_TOKEN);
   });
 

@@ -233,9 +233,11 @@ export async function startReferenceScheduler(options: ReferenceSchedulerOptions
       const status = (frame.payload as { status?: unknown }).status;
       if (options.acceptUninstallEvents === true && status === 'uninstalled') return;
       const verdict = upstream.pkgEvent(frame.payload);
-      if (!verdict.valid) core.recordViolation(`biz.pkg.event ${frame.id} fails the scheduler's schema: ${verdict.errors.join('; ')}`);
+      if (!verdict.valid)
+        core.recordViolation(`biz.pkg.event ${frame.id} fails the scheduler's schema: ${verdict.errors.join('; ')}`);
     } else if (frame.type === FrameType.REGISTER && options.catalog === true) {
-      const manifests = (frame.payload as { manifests?: Array<{ name?: string; version?: string; manifest?: unknown }> }).manifests;
+      const manifests = (frame.payload as { manifests?: Array<{ name?: string; version?: string; manifest?: unknown }> })
+        .manifests;
       for (const entry of manifests ?? []) {
         const verdict = upstream.manifest(entry.manifest);
         if (!verdict.valid) {
@@ -462,4 +464,3 @@ export async function startReferenceScheduler(options: ReferenceSchedulerOptions
   };
   return scheduler;
 }
-

@@ -1,12 +1,6 @@
 // Test support (not shipped: package.json `files` excludes dist/**/*.test-*).
 // A hand-driven worker on a real `ws` client: each test says exactly which frames it sends.
-import {
-  buildFrame,
-  FrameType,
-  parseFrame,
-  type Frame,
-  type PayloadOf,
-} from '@astraflow/protocol';
+import { buildFrame, FrameType, parseFrame, type Frame, type PayloadOf } from '@astraflow/protocol';
 import { FrameLog, scriptedHandshake, scriptedRegister } from '@astraflow/scheduler-sim';
 import { WebSocket } from 'ws';
 

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { createDummyTransport } from './dummy-transport.js';
 import { dispatchPayload, registerPayload, resultPayload, ScriptedWorker } from './scripted-worker.test-helper.js';
 
-
 describe('createDummyTransport with its scheduler', () => {
   it('answers handshake and register with acks, then accepts a fresh session', async () => {
     const transport = createDummyTransport();
@@ -11,11 +10,15 @@ describe('createDummyTransport with its scheduler', () => {
     expect(transport.name).toBe('dummy');
     expect(transport.connections).toBe(1);
 
-    const hs = await worker.send(FrameType.HANDSHAKE, {
-      protocol: 1,
-      auth: { mode: 'token' },
-      worker: { worker_name: 'w', worker_instance_id: 'inst-7', version: '1.0.0', hostname: 'h' },
-    }, { ackRequest: true, corr: 'c-hs' });
+    const hs = await worker.send(
+      FrameType.HANDSHAKE,
+      {
+        protocol: 1,
+        auth: { mode: 'token' },
+        worker: { worker_name: 'w', worker_instance_id: 'inst-7', version: '1.0.0', hostname: 'h' },
+      },
+      { ackRequest: true, corr: 'c-hs' },
+    );
     const hsAck = await worker.ackFor(hs.id);
     expect(hsAck.payload).toEqual({ ok: true, for: hs.id });
     expect(hsAck.corr).toBe('c-hs');
@@ -294,9 +297,9 @@ describe('createDummyTransport with its scheduler', () => {
 
   it('rejects an invalid outbound payload instead of sending it', async () => {
     const transport = createDummyTransport();
-    await expect(
-      transport.send(FrameType.EXEC_DISPATCH, { run_id: 'r' } as never),
-    ).rejects.toMatchObject({ code: ErrorCode.FRAME_INVALID });
+    await expect(transport.send(FrameType.EXEC_DISPATCH, { run_id: 'r' } as never)).rejects.toMatchObject({
+      code: ErrorCode.FRAME_INVALID,
+    });
     await expect(transport.send(FrameType.DRAIN, {})).rejects.toMatchObject({ code: ErrorCode.FRAME_INVALID });
     expect(() => transport.inject('{}')).toThrow(/not connected/);
   });

@@ -113,9 +113,7 @@ describe('createWsTransport: connecting', () => {
 
   it('rejects at once with an already aborted signal', async () => {
     const peer = await startWsPeer();
-    const err = await rejection(
-      createWsTransport({ url: peer.url }).connect(recorder(), { signal: AbortSignal.abort() }),
-    );
+    const err = await rejection(createWsTransport({ url: peer.url }).connect(recorder(), { signal: AbortSignal.abort() }));
     expect(err.details).toMatchObject({ aborted: true });
     expect(peer.wss.clients.size).toBe(0);
   });
@@ -340,10 +338,7 @@ describe('createWsTransport: secrets and options', () => {
     const { logger, entries } = captureLogger();
     const refusing = await startRefusingPeer(401);
     const port = await closedPort();
-    const urls = [
-      `${refusing}?token=${token}`,
-      `ws://user:${token}@127.0.0.1:${port}/ws?access_token=${token}`,
-    ];
+    const urls = [`${refusing}?token=${token}`, `ws://user:${token}@127.0.0.1:${port}/ws?access_token=${token}`];
     const errors: AstraError[] = [];
     for (const url of urls) {
       errors.push(await rejection(createWsTransport({ url, token, logger }).connect(recorder())));

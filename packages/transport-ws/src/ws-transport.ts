@@ -232,9 +232,21 @@ function resolveOptions(options: WsTransportOptions): ResolvedOptions {
   }
   const secure = parsed.protocol === 'wss:';
 
-  const maxFrameBytes = integerOption(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes', 1, Number.MAX_SAFE_INTEGER);
+  const maxFrameBytes = integerOption(
+    options.maxFrameBytes,
+    DEFAULT_MAX_FRAME_BYTES,
+    'maxFrameBytes',
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
   const pingIntervalMs = integerOption(options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS, 'pingIntervalMs', 0, MAX_TIMER_MS);
-  const connectTimeoutMs = integerOption(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs', 1, MAX_TIMER_MS);
+  const connectTimeoutMs = integerOption(
+    options.connectTimeoutMs,
+    DEFAULT_CONNECT_TIMEOUT_MS,
+    'connectTimeoutMs',
+    1,
+    MAX_TIMER_MS,
+  );
   const closeTimeoutMs = integerOption(options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS, 'closeTimeoutMs', 1, MAX_TIMER_MS);
   const logger = (options.logger ?? createNoopLogger()).child({ transport: 'websocket' });
 

@@ -14,12 +14,19 @@ afterEach(async () => {
 });
 
 const settings = (overrides: Record<string, unknown>) =>
-  loadSettings({ data_dir: join(dir, 'var', 'data'), packages_dir: join(dir, 'packages'), ...overrides }, { env: {}, cwd: dir, defaultPaths: [] });
+  loadSettings(
+    { data_dir: join(dir, 'var', 'data'), packages_dir: join(dir, 'packages'), ...overrides },
+    { env: {}, cwd: dir, defaultPaths: [] },
+  );
 
 describe('compileWorkerOptions', () => {
   it('computes the task timeout and the cooldown once, in ms, for the router and the dispatch handler alike', () => {
     const options = compileWorkerOptions(
-      settings({ handler_dispatch_timeout_seconds: 12.5, handler_dispatch_max_failures: 3, handler_dispatch_failure_cooldown_seconds: 7 }),
+      settings({
+        handler_dispatch_timeout_seconds: 12.5,
+        handler_dispatch_max_failures: 3,
+        handler_dispatch_failure_cooldown_seconds: 7,
+      }),
     );
     expect(options.router.taskTimeoutMs).toBe(12_500);
     expect(options.dispatch.taskTimeoutMs).toBe(12_500);

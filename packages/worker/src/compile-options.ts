@@ -71,7 +71,9 @@ export interface WorkerOptions {
 }
 
 /** The cooldown after consecutive handler failures (compared with the clock, not a timer), shared by the router (per type) and the dispatch handler (per node type). */
-function compileCooldown(settings: Pick<Settings, 'handler_dispatch_max_failures' | 'handler_dispatch_failure_cooldown_seconds'>): CooldownConfig {
+function compileCooldown(
+  settings: Pick<Settings, 'handler_dispatch_max_failures' | 'handler_dispatch_failure_cooldown_seconds'>,
+): CooldownConfig {
   return { maxFailures: settings.handler_dispatch_max_failures, ms: settings.handler_dispatch_failure_cooldown_seconds * 1000 };
 }
 

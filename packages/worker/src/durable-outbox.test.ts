@@ -22,19 +22,41 @@ afterEach(async () => {
 function session(transport: DummyTransport, durable: () => DurableOutbox | undefined): Session {
   const s = new Session({
     config: compileSessionConfig({
-      tenant: 'default', worker_name: 'w', worker_instance_id: 'wid-1', worker_instance_id_file: undefined,
-      auth_fingerprint: undefined, worker_version: '0.0.0-test', auth_mode: 'token', auth_token: 't',
-      handshake_protocol_version: 1, heartbeat_interval_seconds: 30, heartbeat_jitter_seconds: 0,
-      ack_retry_base_ms: 50, ack_retry_max_ms: 200, ack_retry_attempts: 6, session_accept_timeout_seconds: 2,
-      session_window_size: 8, reconnect_base_delay_seconds: 0.05, reconnect_max_delay_seconds: 0.2, reconnect_jitter: 0,
-      reconnect_abort_on_auth_error: false, reconnect_abort_on_protocol_error: false, transport_recv_queue_max: 0,
-      session_app_queue_max: 0, session_app_queue_overflow: 'block', max_frame_bytes: 65_536, data_dir: join(dir, 'data'),
-      max_outbound_frame_bytes: 65_536, session_recv_stall_seconds: 60,
+      tenant: 'default',
+      worker_name: 'w',
+      worker_instance_id: 'wid-1',
+      worker_instance_id_file: undefined,
+      auth_fingerprint: undefined,
+      worker_version: '0.0.0-test',
+      auth_mode: 'token',
+      auth_token: 't',
+      handshake_protocol_version: 1,
+      heartbeat_interval_seconds: 30,
+      heartbeat_jitter_seconds: 0,
+      ack_retry_base_ms: 50,
+      ack_retry_max_ms: 200,
+      ack_retry_attempts: 6,
+      session_accept_timeout_seconds: 2,
+      session_window_size: 8,
+      reconnect_base_delay_seconds: 0.05,
+      reconnect_max_delay_seconds: 0.2,
+      reconnect_jitter: 0,
+      reconnect_abort_on_auth_error: false,
+      reconnect_abort_on_protocol_error: false,
+      transport_recv_queue_max: 0,
+      session_app_queue_max: 0,
+      session_app_queue_overflow: 'block',
+      max_frame_bytes: 65_536,
+      data_dir: join(dir, 'data'),
+      max_outbound_frame_bytes: 65_536,
+      session_recv_stall_seconds: 60,
     }),
     transport,
     register: () => ({
       capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-      payload_types: ['biz.exec.dispatch'], packages: [], manifests: [],
+      payload_types: ['biz.exec.dispatch'],
+      packages: [],
+      manifests: [],
     }),
     persistInbound: (frame) => durable()?.recordInbound(frame),
   });
@@ -43,8 +65,14 @@ function session(transport: DummyTransport, durable: () => DurableOutbox | undef
 }
 
 const dispatchPayload = {
-  run_id: 'r1', task_id: 't1', node_id: 'n1', node_type: 'echo.echo', package_name: 'echo',
-  package_version: '1.0.0', parameters: {}, constraints: {},
+  run_id: 'r1',
+  task_id: 't1',
+  node_id: 'n1',
+  node_type: 'echo.echo',
+  package_name: 'echo',
+  package_version: '1.0.0',
+  parameters: {},
+  constraints: {},
 };
 
 async function waitUntil(check: () => boolean): Promise<void> {
@@ -132,7 +160,12 @@ describe('DurableOutbox', () => {
 describe('DurableOutbox replay of bad records', () => {
   it('drops a stored answer whose payload fails its schema, and a record of unknown kind, instead of failing the start', async () => {
     const store = await createJournalStore({ dir: join(dir, 'outbox') });
-    await store.put({ key: 'a:bad', kind: 'answer', at: 1, data: { type: FrameType.EXEC_RESULT, payload: { bogus: true }, corr: null, seq: null } });
+    await store.put({
+      key: 'a:bad',
+      kind: 'answer',
+      at: 1,
+      data: { type: FrameType.EXEC_RESULT, payload: { bogus: true }, corr: null, seq: null },
+    });
     await store.put({ key: 'x:1', kind: 'mystery', at: 2, data: {} });
     await store.close();
     const again = await createJournalStore({ dir: join(dir, 'outbox') });

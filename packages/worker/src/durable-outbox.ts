@@ -173,7 +173,9 @@ export class DurableOutbox implements Outbox {
   send<T extends string>(type: T, payload: PayloadOf<T>, options: SendOptions = {}): Promise<OutboundReceipt> {
     if (!ANSWER_TYPES.has(type)) return this.#session.send(type, payload, options);
     const id = options.id ?? randomUUID();
-    return this.#persistAnswer(id, type, payload as Record<string, unknown>, options).then(() => this.#transmit(id, type, payload, options));
+    return this.#persistAnswer(id, type, payload as Record<string, unknown>, options).then(() =>
+      this.#transmit(id, type, payload, options),
+    );
   }
 
   /**
@@ -224,11 +226,19 @@ export class DurableOutbox implements Outbox {
   }
 
   #replayOne(frameId: string, data: AnswerRecord): ReplayedAnswer {
-    const options: SendOptions = { id: frameId, corr: data.corr, ...(data.seq !== null ? { seq: data.seq } : {}), ackRequest: true };
+    const options: SendOptions = {
+      id: frameId,
+      corr: data.corr,
+      ...(data.seq !== null ? { seq: data.seq } : {}),
+      ackRequest: true,
+    };
     const receipt = this.#transmit(frameId, data.type, data.payload as PayloadOf<string>, options);
     const acked = receipt.then((r) => r.acked);
     acked.catch((err: unknown) => {
-      this.#log.warn({ err: (err as Error).message, id: frameId, type: data.type }, 'outbox: a replayed answer was not delivered');
+      this.#log.warn(
+        { err: (err as Error).message, id: frameId, type: data.type },
+        'outbox: a replayed answer was not delivered',
+      );
     });
     return {
       dispatch: data.dispatch,
@@ -333,7 +343,13 @@ function cancelledByRestart(d: DispatchRecord): ExecErrorPayload {
     message: 'the worker restarted while this task was accepted and unfinished; dispatch it again',
     context: {
       where: 'worker.restart',
-      details: { run_id: d.run_id, task_id: d.task_id, node_id: d.node_id, reason: RefusalReason.WORKER_RESTART, started_at: d.started_at },
+      details: {
+        run_id: d.run_id,
+        task_id: d.task_id,
+        node_id: d.node_id,
+        reason: RefusalReason.WORKER_RESTART,
+        started_at: d.started_at,
+      },
     },
   };
 }

@@ -40,7 +40,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     } else if (path === '/readyz') {
       const ready = options.ready();
       const reason = ready ? undefined : options.notReadyReason?.();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(reason === undefined ? { ready } : { ready, reason }));
+      res
+        .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify(reason === undefined ? { ready } : { ready, reason }));
     } else if (path === '/metrics' && options.metrics) {
       options.metrics.render().then(
         (text) => res.writeHead(200, { 'content-type': options.metrics!.contentType }).end(text),

@@ -7,7 +7,8 @@ function capture() {
   const stream = new PassThrough();
   const lines: Record<string, unknown>[] = [];
   stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
   });
   return { stream, lines };
 }
@@ -29,7 +30,13 @@ describe('createLogger', () => {
     log.debug('hidden');
     await tick();
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: 'info', worker_name: 'w-1', tenant: 'acme', worker_instance_id: null, msg: 'before' });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      worker_name: 'w-1',
+      tenant: 'acme',
+      worker_instance_id: null,
+      msg: 'before',
+    });
     expect(lines[1]).toMatchObject({ level: 'warn', worker_instance_id: 'wi-42', component: 'x', msg: 'after' });
   });
 
@@ -40,7 +47,11 @@ describe('createLogger', () => {
     log.warn({ err }, 'one');
     log.error({ error: new TypeError('bad') }, 'two');
     await tick();
-    expect(lines[0]!['err']).toMatchObject({ type: 'AstraError', message: expect.stringContaining('download failed'), code: 'E.PKG.DOWNLOAD' });
+    expect(lines[0]!['err']).toMatchObject({
+      type: 'AstraError',
+      message: expect.stringContaining('download failed'),
+      code: 'E.PKG.DOWNLOAD',
+    });
     expect(typeof (lines[0]!['err'] as { stack?: unknown }).stack).toBe('string');
     expect(lines[1]!['error']).toMatchObject({ type: 'TypeError', message: 'bad' });
     expect(lines[0]).not.toHaveProperty('worker_name');

@@ -6,11 +6,18 @@ import { scrubSecretEnv } from './secret-env.js';
 // The guard and the watchdog act on the whole process, so they are tried in a child running the built package.
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
-function runChild(script: string, timeoutMs = 20_000): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+function runChild(
+  script: string,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `import * as w from ${JSON.stringify(DIST)};\n${script}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', `import * as w from ${JSON.stringify(DIST)};\n${script}`],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -75,7 +82,12 @@ describe('startWatchdog', () => {
 
 describe('scrubSecretEnv', () => {
   it('removes every ASTRA_WORKER_* variable and keeps the rest', () => {
-    const env: NodeJS.ProcessEnv = { ASTRA_WORKER_AUTH_TOKEN: 's', ASTRA_WORKER_TENANT: 't', PATH: '/bin', ASTRA_PACKAGES_ROOT: '/p' };
+    const env: NodeJS.ProcessEnv = {
+      ASTRA_WORKER_AUTH_TOKEN: 's',
+      ASTRA_WORKER_TENANT: 't',
+      PATH: '/bin',
+      ASTRA_PACKAGES_ROOT: '/p',
+    };
     expect(scrubSecretEnv(env).sort()).toEqual(['ASTRA_WORKER_AUTH_TOKEN', 'ASTRA_WORKER_TENANT']);
     expect(env).toEqual({ PATH: '/bin', ASTRA_PACKAGES_ROOT: '/p' });
   });

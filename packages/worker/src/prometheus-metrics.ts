@@ -85,7 +85,9 @@ const requireLazily = createRequire(import.meta.url);
  * `nodejs_*` metrics. Durations are in seconds, Prometheus' base unit.
  */
 export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
-  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = requireLazily('prom-client') as typeof import('prom-client');
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = requireLazily(
+    'prom-client',
+  ) as typeof import('prom-client');
   const registry = new Registry();
   let source: MetricsSource | undefined;
   const nodeTypeLabel = boundedLabel(options.knowsNodeType ?? (() => true));
@@ -166,7 +168,11 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   mirror('frames_in_total', 'Valid frames received.', (s) => s.session.stats.framesIn);
   mirror('frames_out_total', 'Frames sent, retransmissions included.', (s) => s.session.stats.framesOut);
   mirror('invalid_frames_total', 'Inbound frames dropped as invalid or oversized.', (s) => s.session.stats.invalidFramesIn);
-  mirror('duplicate_frames_total', 'Inbound frames dropped as duplicates or beyond the window.', (s) => s.session.stats.duplicateFramesIn);
+  mirror(
+    'duplicate_frames_total',
+    'Inbound frames dropped as duplicates or beyond the window.',
+    (s) => s.session.stats.duplicateFramesIn,
+  );
   mirror('retransmissions_total', 'Unacked frames sent again.', (s) => s.session.stats.retransmissions);
   mirror('reconnects_total', 'Reconnection attempts.', (s) => s.session.stats.reconnects);
   new Gauge({
@@ -201,8 +207,16 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       this.set(source?.dispatchStats?.overrunning ?? 0);
     },
   });
-  mirror('overloaded_refusals_total', 'Dispatches refused as overloaded (worker load or queue wait).', (s) => s.dispatchStats?.refusedOverloaded ?? 0);
-  mirror('handler_overruns_total', 'Handlers that ran on after their timeout or cancellation answer.', (s) => s.dispatchStats?.overruns ?? 0);
+  mirror(
+    'overloaded_refusals_total',
+    'Dispatches refused as overloaded (worker load or queue wait).',
+    (s) => s.dispatchStats?.refusedOverloaded ?? 0,
+  );
+  mirror(
+    'handler_overruns_total',
+    'Handlers that ran on after their timeout or cancellation answer.',
+    (s) => s.dispatchStats?.overruns ?? 0,
+  );
   const outboxGauge = (name: string, help: string, read: (s: DurableOutboxStats) => number): void => {
     new Gauge({
       name: `${PREFIX}${name}`,
@@ -214,9 +228,17 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       },
     });
   };
-  outboxGauge('outbox_records', 'Records in the durable outbox: answers not yet acked plus dispatches not yet answered.', (s) => s.depth);
+  outboxGauge(
+    'outbox_records',
+    'Records in the durable outbox: answers not yet acked plus dispatches not yet answered.',
+    (s) => s.depth,
+  );
   outboxGauge('outbox_bytes', 'Bytes of live records in the durable outbox.', (s) => s.bytes);
-  outboxGauge('outbox_oldest_unacked_age_seconds', 'Age of the oldest record in the durable outbox; 0 when empty.', (s) => s.oldestAgeSeconds);
+  outboxGauge(
+    'outbox_oldest_unacked_age_seconds',
+    'Age of the oldest record in the durable outbox; 0 when empty.',
+    (s) => s.oldestAgeSeconds,
+  );
   new Counter({
     name: `${PREFIX}outbox_replays_total`,
     help: 'Work reconciled at start: answers sent again (kind answer), unfinished dispatches answered E.RUNNER.CANCELLED (kind worker_restart).',
@@ -229,8 +251,16 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       this.inc({ kind: 'worker_restart' }, stats?.cancelledAtStart ?? 0);
     },
   });
-  mirror('outbox_write_failures_total', 'Outbox writes refused by the store (full, or a disk error such as ENOSPC or EIO).', (s) => s.outbox?.stats.writeFailures ?? 0);
-  mirror('outbox_refused_dispatches_total', 'Dispatches refused as overloaded because the outbox could not record them.', (s) => s.outbox?.stats.refusedDispatches ?? 0);
+  mirror(
+    'outbox_write_failures_total',
+    'Outbox writes refused by the store (full, or a disk error such as ENOSPC or EIO).',
+    (s) => s.outbox?.stats.writeFailures ?? 0,
+  );
+  mirror(
+    'outbox_refused_dispatches_total',
+    'Dispatches refused as overloaded because the outbox could not record them.',
+    (s) => s.outbox?.stats.refusedDispatches ?? 0,
+  );
   new Counter({
     name: `${PREFIX}dropped_frames_total`,
     help: 'Frames dropped by a queue overflow policy (or at shutdown), by queue.',

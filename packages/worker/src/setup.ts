@@ -13,7 +13,12 @@ import { createPackageManager, type PackageManager } from '@astraflow/registry';
 import { createResourceRegistry, createRunner } from '@astraflow/runner';
 import { createWsTransport, readTlsFiles } from '@astraflow/transport-ws';
 import { compileWorkerOptions, type WorkerOptions } from './compile-options.js';
-import { ExecDispatchHandler, type Answer, type RunningTask, type RunningTaskObserver } from './dispatch/exec-dispatch-handler.js';
+import {
+  ExecDispatchHandler,
+  type Answer,
+  type RunningTask,
+  type RunningTaskObserver,
+} from './dispatch/exec-dispatch-handler.js';
 import { NextBroker } from './dispatch/next-broker.js';
 import { createPackageCommandHandlers } from './dispatch/package-commands.js';
 import { RouteTable } from './dispatch/route-table.js';
@@ -124,7 +129,9 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   const table = new RouteTable();
 
   const transport = options.transport ?? (await createTransport(compiled.transport, logger));
-  const outboxStore = compiled.outbox ? (options.outboxStore ?? (await createJournalStore({ ...compiled.outbox, logger }))) : undefined;
+  const outboxStore = compiled.outbox
+    ? (options.outboxStore ?? (await createJournalStore({ ...compiled.outbox, logger })))
+    : undefined;
   const session = new Session({
     config: compiled.session,
     transport,
@@ -205,7 +212,12 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
   // Before the session starts: what the last run left goes out ahead of any new work.
   for (const replayed of (await durable?.replay()) ?? []) {
     if (replayed.dispatch && replayed.type !== FrameType.PKG_EVENT) {
-      dispatch.restore(replayed.dispatch, { type: replayed.type, payload: replayed.payload } as Answer, replayed.frameId, replayed.acked);
+      dispatch.restore(
+        replayed.dispatch,
+        { type: replayed.type, payload: replayed.payload } as Answer,
+        replayed.frameId,
+        replayed.acked,
+      );
     }
   }
   await worker.startParts();
@@ -213,7 +225,11 @@ export async function setup(options: SetupOptions = {}): Promise<Worker> {
 }
 
 /** The `control.register` payload: capabilities, the types the route table takes, the package inventory. */
-function registerPayload(registration: WorkerOptions['registration'], packages: PackageManager, table: RouteTable): RegisterPayload {
+function registerPayload(
+  registration: WorkerOptions['registration'],
+  packages: PackageManager,
+  table: RouteTable,
+): RegisterPayload {
   const inventory = packages.inventory();
   return {
     capabilities: {

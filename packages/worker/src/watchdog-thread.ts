@@ -14,7 +14,6 @@ let lastValue = Atomics.load(beat, 0);
 let lastChange = Date.now();
 let fired = false;
 
-
 function fire(blockedMs: number): void {
   fired = true;
   // The main loop is stuck, so the table of running tasks holds still while it is read.

@@ -58,7 +58,11 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const counter = new Int32Array(beat);
   // Not enumerable and unguessable, so package code does not stumble on it.
   const exitKey = `__astraflowWatchdogExit_${randomUUID().replace(/-/g, '')}`;
-  Object.defineProperty(globalThis, exitKey, { value: (code: number) => exitProcess(code), enumerable: false, configurable: true });
+  Object.defineProperty(globalThis, exitKey, {
+    value: (code: number) => exitProcess(code),
+    enumerable: false,
+    configurable: true,
+  });
   const table = new WatchdogTaskTable();
   const data: WatchdogThreadData = {
     beat,

@@ -210,7 +210,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         port: health.port,
         ready: () => this.session.state === 'READY' && !this.draining && !this.load.overloaded,
         notReadyReason: () =>
-          this.draining ? 'draining' : this.load.overloaded ? 'overloaded' : this.session.state !== 'READY' ? 'not_connected' : undefined,
+          this.draining
+            ? 'draining'
+            : this.load.overloaded
+              ? 'overloaded'
+              : this.session.state !== 'READY'
+                ? 'not_connected'
+                : undefined,
         metrics: this.metrics,
         logger: this.logger,
       });

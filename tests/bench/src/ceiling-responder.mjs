@@ -16,14 +16,19 @@ let frameId = 0;
 let sendSeq = 0;
 let recvBase = 0;
 const ts = () => new Date().toISOString();
-const frame = (type, payload, extra) => JSON.stringify({ type, id: `${type}-${++frameId}`, ts: ts(), tenant: TENANT, sender: SENDER, ...extra, payload });
+const frame = (type, payload, extra) =>
+  JSON.stringify({ type, id: `${type}-${++frameId}`, ts: ts(), tenant: TENANT, sender: SENDER, ...extra, payload });
 
 const ws = new WebSocket(url, { perMessageDeflate: false, headers: { authorization: `Bearer ${token}` } });
 ws.on('open', () => {
   ws.send(
     frame(
       'control.handshake',
-      { protocol: 1, auth: { mode: 'token', token }, worker: { worker_name: 'ceiling', version: '0.0.0', hostname: 'localhost' } },
+      {
+        protocol: 1,
+        auth: { mode: 'token', token },
+        worker: { worker_name: 'ceiling', version: '0.0.0', hostname: 'localhost' },
+      },
       { ack: { request: true } },
     ),
   );
@@ -52,13 +57,23 @@ ws.on('message', (data) => {
     case 'biz.exec.dispatch': {
       if (f.session_seq === recvBase + 1) recvBase = f.session_seq;
       ws.send(
-        frame('control.ack', { ok: true, for: f.id, ack_seq: recvBase, ack_bitmap: 0, recv_window: 64 }, { corr: f.corr ?? null, ack: { for: f.id } }),
+        frame(
+          'control.ack',
+          { ok: true, for: f.id, ack_seq: recvBase, ack_bitmap: 0, recv_window: 64 },
+          { corr: f.corr ?? null, ack: { for: f.id } },
+        ),
       );
       const p = f.payload;
       ws.send(
         frame(
           'biz.exec.result',
-          { run_id: p.run_id, task_id: p.task_id, status: 'SUCCEEDED', result: { echo: p.parameters?.message ?? '' }, duration_ms: 0 },
+          {
+            run_id: p.run_id,
+            task_id: p.task_id,
+            status: 'SUCCEEDED',
+            result: { echo: p.parameters?.message ?? '' },
+            duration_ms: 0,
+          },
           { corr: f.id, session_seq: ++sendSeq, ack: { request: true } },
         ),
       );

@@ -139,7 +139,13 @@ function diff(a, b) {
   for (const key of new Set([...a.groups.keys(), ...b.groups.keys()])) {
     const before = a.groups.get(key) ?? { count: 0, size: 0 };
     const after = b.groups.get(key) ?? { count: 0, size: 0 };
-    rows.push({ name: key, count: after.count - before.count, size: after.size - before.size, countB: after.count, sizeB: after.size });
+    rows.push({
+      name: key,
+      count: after.count - before.count,
+      size: after.size - before.size,
+      countB: after.count,
+      sizeB: after.size,
+    });
   }
   return rows;
 }
@@ -190,7 +196,10 @@ async function main() {
     const rssAtSession = await rssOf(child.pid);
     const echo = sampleArchive('echo', '1.0.0');
     const installed = await scheduler.installPackage({
-      name: 'echo', version: '1.0.0', url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`, sha256: echo.sha256,
+      name: 'echo',
+      version: '1.0.0',
+      url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`,
+      sha256: echo.sha256,
     });
     if (installed.payload.status !== 'installed') throw new Error(`install failed: ${JSON.stringify(installed.payload)}`);
 
@@ -215,8 +224,14 @@ async function main() {
       for (let i = from; i < from + count; i++) {
         while (i - from - (answered - base) >= INFLIGHT) await new Promise((resolve) => (wake = resolve));
         await scheduler.send(FrameType.EXEC_DISPATCH, {
-          run_id: 'bench', task_id: `h${i}`, node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
-          package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
+          run_id: 'bench',
+          task_id: `h${i}`,
+          node_id: 'n',
+          node_type: 'echo.echo',
+          package_name: 'echo',
+          package_version: '1.0.0',
+          parameters: { message: 'hello' },
+          constraints: {},
         });
       }
       while (answered < base + count) await new Promise((resolve) => (wake = resolve));
@@ -257,20 +272,33 @@ async function main() {
     let left = 0;
     for (const run of await readdir(dataDir).catch(() => [])) left += (await readdir(join(dataDir, run)).catch(() => [])).length;
 
-    console.log(`\nAstraFlow worker heap snapshot diff: ${TASKS} echo tasks after a ${WARM_UP}-task warm-up, ${INFLIGHT} in flight, exec mode ${EXEC_MODE}`);
+    console.log(
+      `\nAstraFlow worker heap snapshot diff: ${TASKS} echo tasks after a ${WARM_UP}-task warm-up, ${INFLIGHT} in flight, exec mode ${EXEC_MODE}`,
+    );
     console.log(`  ${(TASKS / seconds).toFixed(0)} tasks/s; ${errors} of ${WARM_UP + TASKS} answers were errors`);
-    console.log(`  RSS at session start ${MiB(rssAtSession)}; at READY (after warm-up and snapshot A) ${MiB(rssReady)}; after ${MiB(rssAfter)}  (growth ${MiB(rssAfter - rssReady)}, limit 5 MiB)`);
+    console.log(
+      `  RSS at session start ${MiB(rssAtSession)}; at READY (after warm-up and snapshot A) ${MiB(rssReady)}; after ${MiB(rssAfter)}  (growth ${MiB(rssAfter - rssReady)}, limit 5 MiB)`,
+    );
     console.log(`  RSS every ${step} tasks (no GC forced): ${rssSteps.map((r) => (r / 2 ** 20).toFixed(1)).join(' ')} MiB`);
-    console.log(`  heap used after full GC: A ${MiB(heapA)}, B ${MiB(heapB)}  (${((heapB - heapA) / TASKS).toFixed(2)} bytes/task)`);
-    console.log(`  heap total A ${MiB(memA.heapTotal)}, B ${MiB(memB.heapTotal)}; external A ${MiB(memA.external)}, B ${MiB(memB.external)}; array buffers A ${MiB(memA.arrayBuffers)}, B ${MiB(memB.arrayBuffers)}`);
-    console.log(`  snapshot live size: A ${snapA.total} bytes (${snapA.nodeCount} objects), B ${snapB.total} bytes (${snapB.nodeCount} objects)`);
-    console.log(`  growth per task (snapshot B - A) / ${TASKS}: ${perTask.toFixed(3)} bytes/task (limit ${BYTES_PER_TASK_LIMIT})`);
+    console.log(
+      `  heap used after full GC: A ${MiB(heapA)}, B ${MiB(heapB)}  (${((heapB - heapA) / TASKS).toFixed(2)} bytes/task)`,
+    );
+    console.log(
+      `  heap total A ${MiB(memA.heapTotal)}, B ${MiB(memB.heapTotal)}; external A ${MiB(memA.external)}, B ${MiB(memB.external)}; array buffers A ${MiB(memA.arrayBuffers)}, B ${MiB(memB.arrayBuffers)}`,
+    );
+    console.log(
+      `  snapshot live size: A ${snapA.total} bytes (${snapA.nodeCount} objects), B ${snapB.total} bytes (${snapB.nodeCount} objects)`,
+    );
+    console.log(
+      `  growth per task (snapshot B - A) / ${TASKS}: ${perTask.toFixed(3)} bytes/task (limit ${BYTES_PER_TASK_LIMIT})`,
+    );
     console.log(`  task folders left in data_dir: ${left}`);
     printTop('Top 15 by count growth', rows, 'count');
     printTop('Top 15 by size growth', rows, 'size');
 
     if (rssAfter - rssReady > RSS_LIMIT) failures.push(`RSS grew ${MiB(rssAfter - rssReady)} (> 5 MiB)`);
-    if (perTask > BYTES_PER_TASK_LIMIT) failures.push(`live heap grew ${perTask.toFixed(3)} bytes/task (> ${BYTES_PER_TASK_LIMIT})`);
+    if (perTask > BYTES_PER_TASK_LIMIT)
+      failures.push(`live heap grew ${perTask.toFixed(3)} bytes/task (> ${BYTES_PER_TASK_LIMIT})`);
     for (const r of leaks) failures.push(`per-task leak: ${r.name} +${r.count} instances (≥ ${leakAt})`);
     if (left > 0) failures.push(`${left} task folders left in data_dir`);
     if (errors > 0) failures.push(`${errors} tasks answered with an error, the first: ${JSON.stringify(firstError)}`);

@@ -38,7 +38,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function measure(proc, options) {
   const cpu0 = await proc.cpuTime();
   const result = await proc.peer.run(options);
-  result.cpuUs = ((await proc.cpuTime()) - cpu0) * 1000 / options.count;
+  result.cpuUs = (((await proc.cpuTime()) - cpu0) * 1000) / options.count;
   result.rss = (await proc.memory()).rss;
   return result;
 }
@@ -194,7 +194,13 @@ export async function benchLikeForLike() {
         note: `heap ${(heapWarm / 2 ** 20).toFixed(1)} → ${(heapAfter / 2 ** 20).toFixed(1)} MiB`,
         targets: [{ what: '< 8 bytes/task', ok: heapPerTask < 8 }],
       });
-      rows.push({ name: 'task folders left in data_dir', value: left, unit: 'folders', note: '', targets: [{ what: '0', ok: left === 0 }] });
+      rows.push({
+        name: 'task folders left in data_dir',
+        value: left,
+        unit: 'folders',
+        note: '',
+        targets: [{ what: '0', ok: left === 0 }],
+      });
     } finally {
       await fresh.stop();
     }
@@ -218,6 +224,7 @@ export async function benchLikeForLike() {
     note: `median of ${readyTimes.length} starts (${readyTimes.map((t) => t.toFixed(0)).join(', ')} ms)`,
     targets: [{ what: '≤ 300 ms', ok: ready <= 300 }],
   });
-  if (!outboxKnown) rows.push({ name: 'outbox on vs off', value: Number.NaN, unit: '', note: 'no outbox settings on this build', targets: [] });
+  if (!outboxKnown)
+    rows.push({ name: 'outbox on vs off', value: Number.NaN, unit: '', note: 'no outbox settings on this build', targets: [] });
   return rows;
 }

@@ -18,13 +18,19 @@ const concurrency = Number(concurrencyArg ?? 64);
 const dir = process.env.BENCH_PROFILE_DIR ?? (await mkdtemp(join(tmpdir(), 'astra-prof-')));
 let n = 0;
 const payload = () => ({
-  run_id: 'prof', task_id: `t${++n}`, node_id: 'n', node_type: nodeType, package_name: 'bench',
-  package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
+  run_id: 'prof',
+  task_id: `t${++n}`,
+  node_id: 'n',
+  node_type: nodeType,
+  package_name: 'bench',
+  package_version: '1.0.0',
+  parameters: { message: 'hello' },
+  constraints: {},
 });
 const worker = await startWorkerProcess({ cpuProfDir: dir, settings: JSON.parse(process.env.BENCH_SETTINGS ?? '{}') });
 const cpu0 = await worker.cpuTime();
 const run = await worker.peer.run({ count, concurrency, payload });
-const cpuUs = ((await worker.cpuTime()) - cpu0) * 1000 / count;
+const cpuUs = (((await worker.cpuTime()) - cpu0) * 1000) / count;
 const memory = await worker.memory();
 await worker.stop();
 console.log(
@@ -33,6 +39,11 @@ console.log(
     `RSS ${memory.rss.toFixed(1)} MiB (peak ${memory.peak.toFixed(1)})`,
 );
 // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread (worker threads write their own).
-const file = (await readdir(dir)).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)).sort().pop();
-spawnSync(process.execPath, [fileURLToPath(new URL('./profile-top.mjs', import.meta.url)), join(dir, file), '30'], { stdio: 'inherit' });
+const file = (await readdir(dir))
+  .filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+  .sort()
+  .pop();
+spawnSync(process.execPath, [fileURLToPath(new URL('./profile-top.mjs', import.meta.url)), join(dir, file), '30'], {
+  stdio: 'inherit',
+});
 if (!process.env.BENCH_PROFILE_DIR) await rm(dir, { recursive: true, force: true });

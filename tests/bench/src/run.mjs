@@ -32,8 +32,14 @@ function benchParse() {
     buildFrame(
       FrameType.EXEC_DISPATCH,
       {
-        run_id: 'r', task_id: 't', node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
-        package_version: '1.0.0', parameters: { message: 'x'.repeat(200) }, constraints: {},
+        run_id: 'r',
+        task_id: 't',
+        node_id: 'n',
+        node_type: 'echo.echo',
+        package_name: 'echo',
+        package_version: '1.0.0',
+        parameters: { message: 'x'.repeat(200) },
+        constraints: {},
       },
       { sender: { role: 'scheduler', id: 's' }, tenant: 'default', sessionSeq: 1 },
     ),
@@ -85,8 +91,15 @@ async function dispatchRun(extra = {}) {
   const files = await scheduler.serveFiles(sampleArchivesDir);
   const settings = loadSettings(
     {
-      scheduler_ws_url: scheduler.url, auth_token: 'bench', packages_dir: join(dir, 'pkgs'),
-      data_dir: join(dir, 'data'), handler_dispatch_max_inflight: 16, ...extra, ws_ping_interval_seconds: 0, log_level: 'error', handler_exec_mode_default: process.env.BENCH_EXEC_MODE ?? 'auto',
+      scheduler_ws_url: scheduler.url,
+      auth_token: 'bench',
+      packages_dir: join(dir, 'pkgs'),
+      data_dir: join(dir, 'data'),
+      handler_dispatch_max_inflight: 16,
+      ...extra,
+      ws_ping_interval_seconds: 0,
+      log_level: 'error',
+      handler_exec_mode_default: process.env.BENCH_EXEC_MODE ?? 'auto',
     },
     { cwd: dir, env: {}, defaultPaths: [] },
   );
@@ -95,11 +108,20 @@ async function dispatchRun(extra = {}) {
     await scheduler.waitForSession(undefined, 10_000);
     const echo = sampleArchive('echo', '1.0.0');
     await scheduler.installPackage({
-      name: 'echo', version: '1.0.0', url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`, sha256: echo.sha256,
+      name: 'echo',
+      version: '1.0.0',
+      url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`,
+      sha256: echo.sha256,
     });
     const dispatch = (i) => ({
-      run_id: 'bench', task_id: `t${i}`, node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
-      package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
+      run_id: 'bench',
+      task_id: `t${i}`,
+      node_id: 'n',
+      node_type: 'echo.echo',
+      package_name: 'echo',
+      package_version: '1.0.0',
+      parameters: { message: 'hello' },
+      constraints: {},
     });
     const runBatch = async (from, count) => {
       const pending = new Set();
@@ -140,8 +162,13 @@ async function benchFirstThreadTask(minThreads) {
   const settingsFor = (url) =>
     loadSettings(
       {
-        scheduler_ws_url: url, auth_token: 'bench', packages_dir: join(dir, 'pkgs'), data_dir: join(dir, 'data'),
-        ws_ping_interval_seconds: 0, log_level: 'error', thread_pool_min_threads: minThreads,
+        scheduler_ws_url: url,
+        auth_token: 'bench',
+        packages_dir: join(dir, 'pkgs'),
+        data_dir: join(dir, 'data'),
+        ws_ping_interval_seconds: 0,
+        log_level: 'error',
+        thread_pool_min_threads: minThreads,
       },
       { cwd: dir, env: {}, defaultPaths: [] },
     );
@@ -153,7 +180,10 @@ async function benchFirstThreadTask(minThreads) {
     await installer.waitForSession(undefined, 10_000);
     const echo = sampleArchive('echo', '1.0.0');
     await installer.installPackage({
-      name: 'echo', version: '1.0.0', url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`, sha256: echo.sha256,
+      name: 'echo',
+      version: '1.0.0',
+      url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`,
+      sha256: echo.sha256,
     });
     await first.stop({ graceMs: 1000, flushMs: 1000 });
     await installer.close();
@@ -168,8 +198,14 @@ async function benchFirstThreadTask(minThreads) {
       for (let i = 0; i < 21; i++) {
         const started = performance.now();
         const answer = await scheduler.dispatch({
-          run_id: 'bench-first', task_id: `f${i}`, node_id: 'n', node_type: 'echo.echo', package_name: 'echo',
-          package_version: '1.0.0', parameters: { message: 'hello' }, constraints: {},
+          run_id: 'bench-first',
+          task_id: `f${i}`,
+          node_id: 'n',
+          node_type: 'echo.echo',
+          package_name: 'echo',
+          package_version: '1.0.0',
+          parameters: { message: 'hello' },
+          constraints: {},
         }).done;
         if (answer.type !== FrameType.EXEC_RESULT || answer.payload.metadata?.exec_mode !== 'thread') {
           throw new Error(`unexpected answer ${JSON.stringify(answer.payload)}`);
@@ -197,7 +233,12 @@ async function benchDispatch() {
   const { rate, rssGrowthMiB } = await dispatchRun();
   const base = await baselineRoundTrips(TASKS);
   report('dispatch→result throughput (echo, 16 in flight)', rate, base, 'tasks/s', 'baseline: bare ws echo round trips');
-  rows.push({ name: 'RSS growth over the dispatch run', value: rssGrowthMiB, unit: 'MiB', note: `${TASKS} tasks, scheduler in-process` });
+  rows.push({
+    name: 'RSS growth over the dispatch run',
+    value: rssGrowthMiB,
+    unit: 'MiB',
+    note: `${TASKS} tasks, scheduler in-process`,
+  });
 }
 
 /** The durable outbox at its default durability (outbox_fsync batch) against the same run without it; target ≥ 0.9. */

@@ -81,7 +81,12 @@ export async function startSchedulerPeer({ token = 'bench', tenant = 'default', 
             ts: ts(),
             tenant,
             sender: SENDER,
-            payload: { session_id: 'bench-session', session_token: 'bench-session-token', worker_instance_id: 'bench-worker', resumed: false },
+            payload: {
+              session_id: 'bench-session',
+              session_token: 'bench-session-token',
+              worker_instance_id: 'bench-worker',
+              resumed: false,
+            },
           }),
         );
         peer.readyAt = performance.now();

@@ -24,7 +24,8 @@ export function printSummary({ likeForLike, rows, seconds }) {
     }
   }
   for (const r of likeForLike) {
-    if (r.c === undefined) lines.push(`| ${r.name} | | ${num(r.value, 1)} ${r.unit} | | | | | | ${verdicts(r.targets)} | ${r.note ?? ''} |`);
+    if (r.c === undefined)
+      lines.push(`| ${r.name} | | ${num(r.value, 1)} ${r.unit} | | | | | | ${verdicts(r.targets)} | ${r.note ?? ''} |`);
   }
   const ceilings = likeForLike.filter((r) => r.c !== undefined && r.name.startsWith('echo, inline (')).map((r) => r.ceiling);
   for (const [i, b] of ceilings.entries()) {
@@ -37,7 +38,9 @@ export function printSummary({ likeForLike, rows, seconds }) {
     lines.push(`| ${r.name} | | ${num(r.value)} ${r.unit} | ${ratio} | | | | | | ${r.note ?? ''} |`);
   }
   const missed = likeForLike.flatMap((r) => r.targets ?? []).filter((t) => !t.ok).length;
-  console.log(`\nAstraFlow worker benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${seconds.toFixed(0)} s\n`);
+  console.log(
+    `\nAstraFlow worker benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${seconds.toFixed(0)} s\n`,
+  );
   console.log(lines.join('\n'));
   console.log(`\n${missed === 0 ? 'every target met' : `${missed} target(s) missed`}\n`);
 }

@@ -5,7 +5,11 @@ import { dirname, join } from 'node:path';
 import { scratch } from './harness.js';
 
 /** The built `astraflow-worker` entry point. */
-export const BIN = join(dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')), 'bin', 'astraflow-worker.js');
+export const BIN = join(
+  dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')),
+  'bin',
+  'astraflow-worker.js',
+);
 
 /** Teardown steps of the running test, run in reverse by each CLI test file's `afterEach`. */
 export const cleanups: Array<() => Promise<unknown>> = [];
@@ -113,4 +117,3 @@ export async function startCli(options: { args?: string[]; env?: Record<string, 
     },
   };
 }
-

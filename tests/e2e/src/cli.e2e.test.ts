@@ -69,7 +69,9 @@ describe('astraflow-worker binary', () => {
     const registersBefore = s.registers.length;
     await s.send(FrameType.PKG_UNINSTALL, { name: 'echo', version: '1.0.0' });
     await waitUntil(() => s.registers.length > registersBefore, 10_000, 're-register after uninstall');
-    const statuses = s.delivered.filter((f) => f.type === FrameType.PKG_EVENT).map((f) => (f.payload as { status: string }).status);
+    const statuses = s.delivered
+      .filter((f) => f.type === FrameType.PKG_EVENT)
+      .map((f) => (f.payload as { status: string }).status);
     expect(statuses.every((st) => st === 'installed' || st === 'failed')).toBe(true);
     expect(packageNames(s.registers.at(-1)!)).not.toContain('echo');
     const gone = await s.dispatch(task('echo.echo', { message: 'again' })).done;
@@ -155,12 +157,18 @@ describe('astraflow-worker binary', () => {
     expect(cli.lines.join('\n')).not.toContain(wrong);
   });
 
-  it('starts from a Python worker\'s YAML file with one warning naming the keys it does not use', async () => {
+  it("starts from a Python worker's YAML file with one warning naming the keys it does not use", async () => {
     const s = await scheduler();
     const cli = await startCli({
       args: ['--scheduler-url', s.url],
       env: { ASTRA_WORKER_AUTH_TOKEN: TOKEN },
-      config: ['worker_id: py-worker-1', 'config_path: /etc/astraflow/worker.yaml', 'log_level: WARNING', 'tenant: default', ''].join('\n'),
+      config: [
+        'worker_id: py-worker-1',
+        'config_path: /etc/astraflow/worker.yaml',
+        'log_level: WARNING',
+        'tenant: default',
+        '',
+      ].join('\n'),
     });
     await s.waitForSession(undefined, 15_000);
     const warnings = cli.lines.filter((line) => line.includes('only the Python worker uses'));
@@ -213,12 +221,19 @@ describe('astraflow-worker pack / validate', () => {
     const s = await scheduler();
     const files = await s.serveFiles(out);
     const url = `${files.baseUrl.replace(/\/$/, '')}/samples.tgz`;
-    const packed = await startCli({ args: ['pack', join(examplesDir, 'packages', 'samples'), '--out', join(out, 'samples.tgz'), '--url', url] });
+    const packed = await startCli({
+      args: ['pack', join(examplesDir, 'packages', 'samples'), '--out', join(out, 'samples.tgz'), '--url', url],
+    });
     expect(await packed.exited).toEqual({ code: 0, signal: null });
     expect(packed.lines[0]).toMatch(/^ok: samples@1\.0\.0 \(runtime node; 12 node types: /);
     expect(packed.lines[1]).toBe("catalog: the manifest passes the scheduler's manifest schema");
     const payloadLine = packed.lines.find((l) => l.startsWith('biz.pkg.install: '))!;
-    const payload = JSON.parse(payloadLine.slice('biz.pkg.install: '.length)) as { name: string; version: string; url: string; sha256: string };
+    const payload = JSON.parse(payloadLine.slice('biz.pkg.install: '.length)) as {
+      name: string;
+      version: string;
+      url: string;
+      sha256: string;
+    };
     expect(payload).toMatchObject({ name: 'samples', version: '1.0.0', url });
     expect(packed.lines).toContain(`sha256: ${payload.sha256}`);
     // Deterministic: the same bytes as the examples build of the same folder.
@@ -244,7 +259,9 @@ describe('astraflow-worker pack / validate', () => {
     await writeFile(join(dir, 'adapters', 'echo.js'), 'export const echo = (ctx) => ({ echo: ctx.params.message });\n');
     const broken = await startCli({ args: ['validate', dir] });
     expect((await broken.exited).code).toBe(1);
-    expect(broken.stderr()).toMatch(/^astraflow-worker: node "echo\.fail" handler "fail" .*is not a function exported by .*\[E\.PKG\.INVALID\]\n$/);
+    expect(broken.stderr()).toMatch(
+      /^astraflow-worker: node "echo\.fail" handler "fail" .*is not a function exported by .*\[E\.PKG\.INVALID\]\n$/,
+    );
 
     const old = await startCli({ args: ['validate', join(examplesDir, 'packages', 'echo-2')] });
     expect((await old.exited).code).toBe(0);

@@ -24,7 +24,10 @@ interface Stage {
 function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
   const args = new Map<string, string>();
   const stages: Stage[] = [];
-  const logical = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const logical = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim());
   for (const line of logical) {
     if (line === '' || line.startsWith('#')) continue;
     const [, keyword, rest] = /^(\S+)\s*(.*)$/.exec(line)!;
@@ -80,7 +83,10 @@ describe('Dockerfile', () => {
     const user = last(runtime, 'USER');
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
-    const build = stages.find((s) => s.name === runtime.instructions.find(([o, r]) => o === 'COPY' && r.includes('--from='))?.[1].match(/--from=(\S+)/)?.[1]);
+    const build = stages.find(
+      (s) =>
+        s.name === runtime.instructions.find(([o, r]) => o === 'COPY' && r.includes('--from='))?.[1].match(/--from=(\S+)/)?.[1],
+    );
     expect(build).toBeDefined();
     const runs = build!.instructions.filter(([o]) => o === 'RUN').map(([, r]) => r);
     expect(runs.some((r) => r.includes('pnpm install --frozen-lockfile'))).toBe(true);
@@ -97,7 +103,9 @@ describe('Dockerfile', () => {
   });
 
   it('keeps local state and build output out of the build context', () => {
-    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['.git', '**/node_modules', '**/dist', '.env']) expect(ignored).toContain(entry);
   });
 
@@ -111,7 +119,10 @@ describe('Dockerfile', () => {
     const appDir = copy.at(-1)!;
     const out = join(dir, 'app');
     // The Dockerfile's own deploy command, into the scratch folder instead of its /out.
-    const args = deployRun.replace(/^pnpm\s+/, '').split(/\s+/).map((a) => (a === deployDir ? out : a));
+    const args = deployRun
+      .replace(/^pnpm\s+/, '')
+      .split(/\s+/)
+      .map((a) => (a === deployDir ? out : a));
     // pnpm 10 also links the deployed package's bins at the target path taken relative to the
     // package folder (apps/worker-cli/<ROOT→out>): remove that stray copy too.
     const stray = resolve(ROOT, 'apps', 'worker-cli', relative(ROOT, out));
@@ -140,7 +151,11 @@ describe('Dockerfile', () => {
     });
     await writeFile(join(state, 'worker.yaml'), 'heartbeat_interval_seconds: 1\n');
     const entry = (JSON.parse(last(runtime, 'ENTRYPOINT')!) as string[]).map((a) => a.replace(appDir, out));
-    const child = spawn(entry[0] === 'node' ? process.execPath : entry[0]!, entry.slice(1), { cwd: state, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(entry[0] === 'node' ? process.execPath : entry[0]!, entry.slice(1), {
+      cwd: state,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     cleanups.push(async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -149,7 +164,11 @@ describe('Dockerfile', () => {
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     await s.waitForSession(undefined, 15_000);
-    const lines = () => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = () =>
+      stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     while (!lines().some((l) => l['msg'] === 'health endpoint listening')) await sleep(20);
     const url = String(lines().find((l) => l['msg'] === 'health endpoint listening')!['url']);
     expect(url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);

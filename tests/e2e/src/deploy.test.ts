@@ -84,8 +84,12 @@ describe('deploy/kubernetes', () => {
 
   it('overlay patches and generators only touch objects the base has', () => {
     const names = new Set(overlay.objects.map((o) => `${o['kind']}/${o['metadata']['name']}`));
-    for (const patch of overlay.patches) expect(names.has(`${patch['kind']}/${patch['metadata']['name']}`), patch['kind']).toBe(true);
-    for (const [field, kind] of [['configMapGenerator', 'ConfigMap'], ['secretGenerator', 'Secret']] as const) {
+    for (const patch of overlay.patches)
+      expect(names.has(`${patch['kind']}/${patch['metadata']['name']}`), patch['kind']).toBe(true);
+    for (const [field, kind] of [
+      ['configMapGenerator', 'ConfigMap'],
+      ['secretGenerator', 'Secret'],
+    ] as const) {
       for (const g of overlay.kustomization[field] ?? []) {
         expect(names.has(`${kind}/${g.name}`), `${field} ${g.name}`).toBe(true);
         for (const literal of g.literals ?? []) expect(settingEnv.has(literal.split('=')[0]), literal).toBe(true);

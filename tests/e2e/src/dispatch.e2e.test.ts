@@ -4,10 +4,9 @@ import { FrameType, type ExecDispatchPayload, type Frame } from '@astraflow/prot
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { installSample, sleep, startHarness, task, type Harness } from './harness.js';
 
-
-
 const resultOf = (f: Frame) => f.payload as { status: string; result: Record<string, unknown>; duration_ms?: number };
-const errorOf = (f: Frame) => f.payload as { code: string; message: string; context?: { where?: string; details?: Record<string, unknown> } };
+const errorOf = (f: Frame) =>
+  f.payload as { code: string; message: string; context?: { where?: string; details?: Record<string, unknown> } };
 
 /** Largest number of [start, end] intervals that overlap at one instant. */
 /** `count` samples.slow dispatches whose sleeps spread over 0..maxMs−1 ms. */
@@ -113,10 +112,21 @@ describe('dispatch: results and errors', () => {
 
   it('normalises every status word', async () => {
     const cases: Array<[string | undefined, string]> = [
-      ['success', 'SUCCEEDED'], ['SUCCEEDED', 'SUCCEEDED'], ['ok', 'SUCCEEDED'], ['done', 'SUCCEEDED'],
-      ['allowed', 'SUCCEEDED'], ['blocked', 'SUCCEEDED'], ['error', 'FAILED'], ['fail', 'FAILED'],
-      ['failed', 'FAILED'], ['cancel', 'CANCELLED'], ['cancelled', 'CANCELLED'], ['skip', 'SKIPPED'],
-      ['skipped', 'SKIPPED'], [undefined, 'SUCCEEDED'], ['banana', 'FAILED'],
+      ['success', 'SUCCEEDED'],
+      ['SUCCEEDED', 'SUCCEEDED'],
+      ['ok', 'SUCCEEDED'],
+      ['done', 'SUCCEEDED'],
+      ['allowed', 'SUCCEEDED'],
+      ['blocked', 'SUCCEEDED'],
+      ['error', 'FAILED'],
+      ['fail', 'FAILED'],
+      ['failed', 'FAILED'],
+      ['cancel', 'CANCELLED'],
+      ['cancelled', 'CANCELLED'],
+      ['skip', 'SKIPPED'],
+      ['skipped', 'SKIPPED'],
+      [undefined, 'SUCCEEDED'],
+      ['banana', 'FAILED'],
     ];
     const answers = await Promise.all(
       cases.map(([word]) => h.scheduler.dispatch(task('samples.status', word === undefined ? {} : { status: word })).done),
@@ -216,7 +226,9 @@ describe('dispatch: concurrency limits', () => {
   });
 
   it('caps a node type with concurrency_per_node_limits', async () => {
-    expect(await overlapOf({ handler_dispatch_max_inflight: 8, concurrency_per_node_limits: { 'samples.slow': 2 } }, 8, 80)).toBe(2);
+    expect(await overlapOf({ handler_dispatch_max_inflight: 8, concurrency_per_node_limits: { 'samples.slow': 2 } }, 8, 80)).toBe(
+      2,
+    );
   });
 
   it('answers a dispatch past handler_dispatch_timeout_seconds with E.TIMEOUT', async () => {
@@ -320,7 +332,13 @@ describe('dispatch: middleware next under backpressure', () => {
       setTimeout(() => {
         void h.scheduler.send(
           FrameType.EXEC_NEXT_RESPONSE,
-          { requestId: req.requestId, runId: req.runId, nodeId: req.nodeId, middlewareId: req.middlewareId, result: { ok: true } },
+          {
+            requestId: req.requestId,
+            runId: req.runId,
+            nodeId: req.nodeId,
+            middlewareId: req.middlewareId,
+            result: { ok: true },
+          },
           { corr: req.requestId },
         );
       }, 30);
@@ -412,5 +430,3 @@ describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
     expect(h.scheduler.violations).toEqual([]);
   });
 });
-
-

@@ -36,7 +36,12 @@ function tableAfter(heading: string): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim()));
+    rows.push(
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
@@ -159,7 +164,11 @@ describe('README', () => {
 
   it('has an example package that installs and runs as documented', async () => {
     const files = markedBlocks(/file: (greet\/\S+)/);
-    expect(files.map((f) => f.marker[1]).sort()).toEqual(['greet/adapters/greet.js', 'greet/manifest.json', 'greet/package.json']);
+    expect(files.map((f) => f.marker[1]).sort()).toEqual([
+      'greet/adapters/greet.js',
+      'greet/manifest.json',
+      'greet/package.json',
+    ]);
     const [expected] = markedBlocks(/result: (\S+) (\{.*\})/);
     expect(expected).toBeDefined();
 
@@ -196,7 +205,12 @@ describe('README', () => {
       }).done;
       expect(answer.type).toBe(FrameType.EXEC_RESULT);
       expect(answer.payload).toMatchObject(JSON.parse(expected!.body) as Record<string, unknown>);
-      expect(feedback.map((f) => f.progress).filter((p) => p !== undefined).at(-1)).toBe(1);
+      expect(
+        feedback
+          .map((f) => f.progress)
+          .filter((p) => p !== undefined)
+          .at(-1),
+      ).toBe(1);
       const stdout = feedback.flatMap((f) => f.chunks ?? []).filter((c) => c.channel === 'stdout');
       expect(stdout.map((c) => c.text).join('')).toBe('hello, Ada (1)\nhello, Ada (2)\n');
     } finally {
@@ -211,7 +225,9 @@ describe('docs/', () => {
 
   it('names only repository files that exist', () => {
     for (const name of ['architecture.md', 'protocol.md']) {
-      const paths = [...doc(name).matchAll(/`((?:packages|apps|tests|scripts)\/[\w./-]+\.(?:ts|mjs|md|json))`/g)].map((m) => m[1]!);
+      const paths = [...doc(name).matchAll(/`((?:packages|apps|tests|scripts)\/[\w./-]+\.(?:ts|mjs|md|json))`/g)].map(
+        (m) => m[1]!,
+      );
       expect(paths.length, name).toBeGreaterThan(name === 'architecture.md' ? 20 : 2);
       for (const path of paths) expect(existsSync(join(ROOT, path)), `${name}: ${path}`).toBe(true);
     }
@@ -241,10 +257,14 @@ describe('docs/', () => {
 
   it('is what code comments cite instead of the specs outside the repository', () => {
     // git grep exits 1 when nothing matches.
-    const grep = spawnSync('git', ['grep', '-l', '-E', '(PROTOCOL|WORKER|SEED)[.]md', '--', 'packages', 'apps', 'tests', 'scripts'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const grep = spawnSync(
+      'git',
+      ['grep', '-l', '-E', '(PROTOCOL|WORKER|SEED)[.]md', '--', 'packages', 'apps', 'tests', 'scripts'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
     expect(grep.status, grep.stderr).toBe(1);
     expect(grep.stdout).toBe('');
   });

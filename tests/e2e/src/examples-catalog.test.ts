@@ -8,7 +8,7 @@ const examplesDir = dirname(createRequire(import.meta.url).resolve('@astraflow/e
 const manifestOf = async (folder: string): Promise<unknown> =>
   JSON.parse(await readFile(join(examplesDir, 'packages', folder, 'manifest.json'), 'utf8'));
 
-describe('sample packages against the scheduler\'s unchanged manifest schema (ajv)', () => {
+describe("sample packages against the scheduler's unchanged manifest schema (ajv)", () => {
   const schemas = createUpstreamSchemas();
 
   it.each(['echo', 'samples'])('%s is catalog-compatible', async (folder) => {

@@ -51,14 +51,24 @@ export async function writePackage(dir: string, name: string, prelude: string, n
 export async function packPackage(root: string, out: string, name: string): Promise<{ file: string; sha256: string }> {
   const file = `${name}.tgz`;
   await tar.c({ file: join(out, file), cwd: root, gzip: true, portable: true, prefix: 'package' }, await listFiles(root));
-  return { file, sha256: createHash('sha256').update(await readFile(join(out, file))).digest('hex') };
+  return {
+    file,
+    sha256: createHash('sha256')
+      .update(await readFile(join(out, file)))
+      .digest('hex'),
+  };
 }
 
 /**
  * A gzip bomb: the package at `root` as a valid tar, followed by `zeroMiB`
  * MiB of zeros inside the same gzip stream (about 1 KiB per MiB on disk).
  */
-export async function packBomb(root: string, out: string, name: string, zeroMiB: number): Promise<{ file: string; sha256: string }> {
+export async function packBomb(
+  root: string,
+  out: string,
+  name: string,
+  zeroMiB: number,
+): Promise<{ file: string; sha256: string }> {
   const tarFile = join(out, `${name}.tar`);
   await tar.c({ file: tarFile, cwd: root, portable: true, prefix: 'package' }, await listFiles(root));
   const file = `${name}.tgz`;
@@ -72,7 +82,12 @@ export async function packBomb(root: string, out: string, name: string, zeroMiB:
   }
   gzip.end();
   await once(sink, 'close');
-  return { file, sha256: createHash('sha256').update(await readFile(join(out, file))).digest('hex') };
+  return {
+    file,
+    sha256: createHash('sha256')
+      .update(await readFile(join(out, file)))
+      .digest('hex'),
+  };
 }
 
 async function listFiles(root: string, rel = ''): Promise<string[]> {

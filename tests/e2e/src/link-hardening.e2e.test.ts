@@ -27,7 +27,9 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
 }
 
 describe('outbound frame limit', () => {
-  it('answers a 50 MB result with E.RUNNER.FAILURE "result too large", drops oversized feedback, and later tasks flow', { timeout: 60_000 }, async () => {
+  it('answers a 50 MB result with E.RUNNER.FAILURE "result too large", drops oversized feedback, and later tasks flow', {
+    timeout: 60_000,
+  }, async () => {
     // Admission by load is off: building 70 MB of strings on a busy machine may briefly count as
     // overload, and refusing the next task then is right but not what this test is about.
     const h = await harness({ settings: { load_event_loop_delay_max_ms: 0, load_heap_used_max_pct: 0 } });
@@ -41,7 +43,8 @@ describe('outbound frame limit', () => {
     expect(after.type).toBe(FrameType.EXEC_RESULT);
     // The 20 MB feedback chunk was dropped and counted, not sent.
     const beat = await h.scheduler.waitFor(
-      (f) => f.type === FrameType.HEARTBEAT && ((f.payload as { metrics: Record<string, number> }).metrics.feedback_dropped ?? 0) >= 1,
+      (f) =>
+        f.type === FrameType.HEARTBEAT && ((f.payload as { metrics: Record<string, number> }).metrics.feedback_dropped ?? 0) >= 1,
       5000,
     );
     expect(beat).toBeDefined();
@@ -52,7 +55,9 @@ describe('outbound frame limit', () => {
 });
 
 describe('no zombie windows', () => {
-  it('answers an oversized dispatch, one with an unknown envelope key and one with 50 000-deep parameters at DEBUG; later dispatches run', { timeout: 30_000 }, async () => {
+  it('answers an oversized dispatch, one with an unknown envelope key and one with 50 000-deep parameters at DEBUG; later dispatches run', {
+    timeout: 30_000,
+  }, async () => {
     const h = await harness({
       settings: { max_frame_bytes: 1_048_576 },
       logger: createLogger({ level: 'debug', destination: new Writable({ write: (_c, _e, cb) => cb() }) }),
@@ -110,7 +115,10 @@ describe('timers from the wire', () => {
         callback();
       },
     });
-    const h = await harness({ settings: { reconnect_max_delay_seconds: 0.5 }, logger: createLogger({ level: 'info', destination }) });
+    const h = await harness({
+      settings: { reconnect_max_delay_seconds: 0.5 },
+      logger: createLogger({ level: 'info', destination }),
+    });
     expect(h.scheduler.reset('E.SESSION.STALE_BINDING', 'maintenance', 2e9)).toBe(true);
     let line: string | undefined;
     for (let i = 0; i < 100 && !line; i++, await sleep(20)) line = lines.find((l) => l.includes('reconnecting after delay'));

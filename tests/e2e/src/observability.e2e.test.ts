@@ -191,7 +191,10 @@ describe('/metrics', () => {
     expect(before.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
     const buildInfo = before.samples.filter((x) => x.name === `${P}build_info`);
     expect(buildInfo).toHaveLength(1);
-    expect(buildInfo[0]!.labels).toMatchObject({ node_version: process.version, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(buildInfo[0]!.labels).toMatchObject({
+      node_version: process.version,
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
     expect(buildInfo[0]!.value).toBe(1);
     expect(before.get(`${P}session_state`, { state: 'READY' })).toBe(1);
     expect(before.get(`${P}session_state`, { state: 'BACKOFF' })).toBe(0);
@@ -238,16 +241,26 @@ describe('/metrics', () => {
     expect(count('samples.status', 'SUCCEEDED')).toBe(3);
     expect(count('samples.fail', 'E.RUNNER.FAILURE')).toBe(1);
     expect(count('samples.slow', 'SUCCEEDED')).toBe(1);
-    expect(after.get(`${P}task_duration_seconds_sum`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBeGreaterThanOrEqual(0.6);
+    expect(
+      after.get(`${P}task_duration_seconds_sum`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' }),
+    ).toBeGreaterThanOrEqual(0.6);
     expect(after.get(`${P}task_duration_seconds_sum`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBeLessThan(60);
-    expect(after.get(`${P}task_duration_seconds_bucket`, { node_type: 'samples.slow', outcome: 'SUCCEEDED', le: '+Inf' })).toBe(1);
+    expect(after.get(`${P}task_duration_seconds_bucket`, { node_type: 'samples.slow', outcome: 'SUCCEEDED', le: '+Inf' })).toBe(
+      1,
+    );
     expect(after.samples.filter((x) => Object.values(x.labels).some((v) => v.startsWith('no.such')))).toEqual([]);
     expect(after.get(`${P}tasks_started_total`, { node_type: '_other' })).toBe(2);
     expect(after.get(`${P}tasks_started_total`, { node_type: 'samples.status' })).toBe(3);
     expect(after.get(`${P}inflight_tasks`)).toBe(0);
 
     const grew = (name: string) => [before.get(`${P}${name}`) ?? NaN, after.get(`${P}${name}`) ?? NaN];
-    for (const name of ['heartbeat_sent_total', 'frames_in_total', 'frames_out_total', 'retransmissions_total', 'reconnects_total']) {
+    for (const name of [
+      'heartbeat_sent_total',
+      'frames_in_total',
+      'frames_out_total',
+      'retransmissions_total',
+      'reconnects_total',
+    ]) {
       const [b, a] = grew(name);
       expect(a, name).toBeGreaterThan(b!);
     }
@@ -270,6 +283,8 @@ describe('/metrics', () => {
     expect(overflows).toBeGreaterThanOrEqual(1);
     const metrics = await scrape(h);
     expect(metrics.get(`${P}dropped_frames_total`, { queue: 'dispatch_queue_overflow' })).toBe(overflows);
-    expect(metrics.get(`${P}task_duration_seconds_count`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBe(6 - overflows);
+    expect(metrics.get(`${P}task_duration_seconds_count`, { node_type: 'samples.slow', outcome: 'SUCCEEDED' })).toBe(
+      6 - overflows,
+    );
   });
 });

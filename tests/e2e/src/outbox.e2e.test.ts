@@ -49,126 +49,122 @@ async function nextAccept(scheduler: ReferenceScheduler, before: number, timeout
 const isAnswer = (f: Frame): boolean => f.type === FrameType.EXEC_RESULT || f.type === FrameType.EXEC_ERROR;
 
 describe('durable outbox: no answer lost to a crash', () => {
-  it(
-    'gives every one of 2 000 tasks exactly one final outcome across 20 kill -9 restarts',
-    async () => {
-      const TASKS = 2000;
-      const KILLS = 20;
-      const OUTSTANDING = 48;
-      const { scheduler, install } = await schedulerWithSamples();
-      const dir = await workerFolder();
-      const extra = ['handler_dispatch_max_inflight: 16', 'concurrency_max_parallel: 16'];
-      let worker = track(await startWorkerProcess(dir, scheduler.url, extra));
-      await nextAccept(scheduler, 0);
-      expect((await install()).payload).toMatchObject({ status: 'installed' });
+  it('gives every one of 2 000 tasks exactly one final outcome across 20 kill -9 restarts', async () => {
+    const TASKS = 2000;
+    const KILLS = 20;
+    const OUTSTANDING = 48;
+    const { scheduler, install } = await schedulerWithSamples();
+    const dir = await workerFolder();
+    const extra = ['handler_dispatch_max_inflight: 16', 'concurrency_max_parallel: 16'];
+    let worker = track(await startWorkerProcess(dir, scheduler.url, extra));
+    await nextAccept(scheduler, 0);
+    expect((await install()).payload).toMatchObject({ status: 'installed' });
 
-      // The scheduler's side, as the real one behaves (docs/protocol.md §6): an answer is recognised by its frame id
-      // (a repeat of an id is a repeat, not a second answer), E.RUNNER.CANCELLED dispatches the task again.
-      const taskOf = new Map<string, number>(); // dispatch id → task
-      const answerOf = new Map<string, string>(); // dispatch id → answer frame id
-      const seenAnswerIds = new Map<string, string>(); // answer frame id → its content
-      let repeatsThatDiffer = 0;
-      const finals = new Map<number, Frame[]>();
-      const cancelReasons = new Map<string, number>();
-      let wireRepeats = 0;
-      let secondAnswers = 0;
-      let redispatches = 0;
-      let nextTask = 0;
-      let open = 0;
-      const random = (() => {
-        let s = 42;
-        return () => {
-          s = (s * 1103515245 + 12345) % 2 ** 31;
-          return s / 2 ** 31;
-        };
-      })();
-      const send = (t: number): void => {
-        const id = randomUUID();
-        taskOf.set(id, t);
-        void scheduler.send(
-          FrameType.EXEC_DISPATCH,
-          task('samples.slow', { ms: Math.floor(random() * 30) }, { run_id: 'crash', task_id: `task-${t}`, node_id: `n-${t}` }),
-          { id },
-        );
+    // The scheduler's side, as the real one behaves (docs/protocol.md §6): an answer is recognised by its frame id
+    // (a repeat of an id is a repeat, not a second answer), E.RUNNER.CANCELLED dispatches the task again.
+    const taskOf = new Map<string, number>(); // dispatch id → task
+    const answerOf = new Map<string, string>(); // dispatch id → answer frame id
+    const seenAnswerIds = new Map<string, string>(); // answer frame id → its content
+    let repeatsThatDiffer = 0;
+    const finals = new Map<number, Frame[]>();
+    const cancelReasons = new Map<string, number>();
+    let wireRepeats = 0;
+    let secondAnswers = 0;
+    let redispatches = 0;
+    let nextTask = 0;
+    let open = 0;
+    const random = (() => {
+      let s = 42;
+      return () => {
+        s = (s * 1103515245 + 12345) % 2 ** 31;
+        return s / 2 ** 31;
       };
-      const feed = (): void => {
-        while (open < OUTSTANDING && nextTask < TASKS) {
-          open++;
-          send(nextTask++);
-        }
-      };
-      scheduler.onFrame((frame, kind) => {
-        if (kind !== 'delivered' || !isAnswer(frame) || frame.corr == null) return;
-        const t = taskOf.get(frame.corr);
-        if (t === undefined) return;
-        const content = JSON.stringify([frame.type, frame.corr, frame.payload]);
-        const earlier = seenAnswerIds.get(frame.id);
-        if (earlier !== undefined) {
-          // The same answer again (a re-send after a restart): recognised by its id, and it must be the same answer.
-          wireRepeats++;
-          if (earlier !== content) repeatsThatDiffer++;
-          return;
-        }
-        seenAnswerIds.set(frame.id, content);
-        if (answerOf.has(frame.corr)) secondAnswers++;
-        answerOf.set(frame.corr, frame.id);
-        const error = frame.type === FrameType.EXEC_ERROR ? (frame.payload as ExecErrorPayload) : undefined;
-        if (error?.code === ErrorCode.RUNNER_CANCELLED) {
-          const reason = String(error.context?.details?.reason ?? 'none');
-          cancelReasons.set(reason, (cancelReasons.get(reason) ?? 0) + 1);
-          redispatches++;
-          send(t);
-          return;
-        }
-        const list = finals.get(t) ?? [];
-        list.push(frame);
-        finals.set(t, list);
-        open--;
-        feed();
-      });
-      feed();
-
-      for (let kill = 0; kill < KILLS; kill++) {
-        await sleep(150 + random() * 600);
-        await worker.crash();
-        const before = scheduler.accepts;
-        worker = track(await startWorkerProcess(dir, scheduler.url, extra));
-        await nextAccept(scheduler, before);
-      }
-      const deadline = Date.now() + 60_000;
-      while (finals.size < TASKS && Date.now() < deadline) await sleep(50);
-      await sleep(300); // let any stray second answer arrive before counting
-      worker.child.kill('SIGTERM');
-      expect((await worker.exited).code).toBe(0);
-
-      const multiple = [...finals.values()].filter((l) => l.length > 1).length;
-      const notSucceeded = [...finals.values()].flat().filter(
-        (f) => f.type !== FrameType.EXEC_RESULT || (f.payload as ExecResultPayload).status !== 'SUCCEEDED',
+    })();
+    const send = (t: number): void => {
+      const id = randomUUID();
+      taskOf.set(id, t);
+      void scheduler.send(
+        FrameType.EXEC_DISPATCH,
+        task('samples.slow', { ms: Math.floor(random() * 30) }, { run_id: 'crash', task_id: `task-${t}`, node_id: `n-${t}` }),
+        { id },
       );
-      const counts = {
-        tasks: TASKS,
-        kills: KILLS,
-        with_final_outcome: finals.size,
-        with_more_than_one_final: multiple,
-        final_not_succeeded: notSucceeded.length,
-        cancelled_by_reason: Object.fromEntries(cancelReasons),
-        redispatches,
-        dispatches_with_two_answer_ids: secondAnswers,
-        answer_ids_repeated_on_the_wire: wireRepeats,
-        repeats_with_other_content: repeatsThatDiffer,
-        violations: scheduler.violations.length,
-      };
-      console.log('crash test counts', JSON.stringify(counts));
-      expect(finals.size).toBe(TASKS);
-      expect(multiple).toBe(0);
-      expect(secondAnswers).toBe(0);
-      expect(repeatsThatDiffer).toBe(0);
-      expect(notSucceeded).toEqual([]);
-      expect(cancelReasons.get('worker_restart') ?? 0).toBeGreaterThan(0);
-      expect(scheduler.violations).toEqual([]);
-    },
-    150_000,
-  );
+    };
+    const feed = (): void => {
+      while (open < OUTSTANDING && nextTask < TASKS) {
+        open++;
+        send(nextTask++);
+      }
+    };
+    scheduler.onFrame((frame, kind) => {
+      if (kind !== 'delivered' || !isAnswer(frame) || frame.corr == null) return;
+      const t = taskOf.get(frame.corr);
+      if (t === undefined) return;
+      const content = JSON.stringify([frame.type, frame.corr, frame.payload]);
+      const earlier = seenAnswerIds.get(frame.id);
+      if (earlier !== undefined) {
+        // The same answer again (a re-send after a restart): recognised by its id, and it must be the same answer.
+        wireRepeats++;
+        if (earlier !== content) repeatsThatDiffer++;
+        return;
+      }
+      seenAnswerIds.set(frame.id, content);
+      if (answerOf.has(frame.corr)) secondAnswers++;
+      answerOf.set(frame.corr, frame.id);
+      const error = frame.type === FrameType.EXEC_ERROR ? (frame.payload as ExecErrorPayload) : undefined;
+      if (error?.code === ErrorCode.RUNNER_CANCELLED) {
+        const reason = String(error.context?.details?.reason ?? 'none');
+        cancelReasons.set(reason, (cancelReasons.get(reason) ?? 0) + 1);
+        redispatches++;
+        send(t);
+        return;
+      }
+      const list = finals.get(t) ?? [];
+      list.push(frame);
+      finals.set(t, list);
+      open--;
+      feed();
+    });
+    feed();
+
+    for (let kill = 0; kill < KILLS; kill++) {
+      await sleep(150 + random() * 600);
+      await worker.crash();
+      const before = scheduler.accepts;
+      worker = track(await startWorkerProcess(dir, scheduler.url, extra));
+      await nextAccept(scheduler, before);
+    }
+    const deadline = Date.now() + 60_000;
+    while (finals.size < TASKS && Date.now() < deadline) await sleep(50);
+    await sleep(300); // let any stray second answer arrive before counting
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+
+    const multiple = [...finals.values()].filter((l) => l.length > 1).length;
+    const notSucceeded = [...finals.values()]
+      .flat()
+      .filter((f) => f.type !== FrameType.EXEC_RESULT || (f.payload as ExecResultPayload).status !== 'SUCCEEDED');
+    const counts = {
+      tasks: TASKS,
+      kills: KILLS,
+      with_final_outcome: finals.size,
+      with_more_than_one_final: multiple,
+      final_not_succeeded: notSucceeded.length,
+      cancelled_by_reason: Object.fromEntries(cancelReasons),
+      redispatches,
+      dispatches_with_two_answer_ids: secondAnswers,
+      answer_ids_repeated_on_the_wire: wireRepeats,
+      repeats_with_other_content: repeatsThatDiffer,
+      violations: scheduler.violations.length,
+    };
+    console.log('crash test counts', JSON.stringify(counts));
+    expect(finals.size).toBe(TASKS);
+    expect(multiple).toBe(0);
+    expect(secondAnswers).toBe(0);
+    expect(repeatsThatDiffer).toBe(0);
+    expect(notSucceeded).toEqual([]);
+    expect(cancelReasons.get('worker_restart') ?? 0).toBeGreaterThan(0);
+    expect(scheduler.violations).toEqual([]);
+  }, 150_000);
 
   it('delivers a result finished while the scheduler was unreachable, after a kill -9 and a restart', async () => {
     const { scheduler, install } = await schedulerWithSamples();

@@ -66,7 +66,12 @@ async function installEcho(s: ReferenceScheduler): Promise<Frame> {
   const files = await s.serveFiles(sampleArchivesDir);
   const archive = sampleArchive('echo', '1.0.0');
   const file = archive.path.slice(sampleArchivesDir.length).replace(/^\/+/, '');
-  return s.installPackage({ name: 'echo', version: '1.0.0', url: `${files.baseUrl.replace(/\/$/, '')}/${file}`, sha256: archive.sha256 });
+  return s.installPackage({
+    name: 'echo',
+    version: '1.0.0',
+    url: `${files.baseUrl.replace(/\/$/, '')}/${file}`,
+    sha256: archive.sha256,
+  });
 }
 
 async function echoServes(s: ReferenceScheduler): Promise<void> {
@@ -102,7 +107,9 @@ describe('package code cannot take the worker down', () => {
       expect(await treeOf(packagesDir), name).toEqual(before);
     }
     const to = Date.now();
-    const messages = s.delivered.filter((f) => f.type === FrameType.PKG_EVENT).map((f) => String((f.payload as { details?: { message?: string } }).details?.message));
+    const messages = s.delivered
+      .filter((f) => f.type === FrameType.PKG_EVENT)
+      .map((f) => String((f.payload as { details?: { message?: string } }).details?.message));
     expect(messages.join('\n')).toMatch(/exited with code 7/);
     expect(messages.join('\n')).toMatch(/cannot start/);
     expect(messages.join('\n')).toMatch(/did not finish within 3000 ms/);
@@ -114,7 +121,8 @@ describe('package code cannot take the worker down', () => {
     // The same packages already in packages_dir at start-up: the worker starts, connects, reports them failed, serves the rest.
     first.child.kill('SIGKILL');
     await first.exited;
-    for (const name of Object.keys(HOSTILE_IMPORTS)) await cp(join(sources, name), join(packagesDir, name, '1.0.0'), { recursive: true });
+    for (const name of Object.keys(HOSTILE_IMPORTS))
+      await cp(join(sources, name), join(packagesDir, name, '1.0.0'), { recursive: true });
     const s2 = await scheduler();
     await start(s2, packagesDir);
     await s2.waitForSession(undefined, 30_000);
@@ -152,13 +160,19 @@ describe('package code cannot take the worker down', () => {
     for (const handler of ['quit', 'abort']) {
       const answer = await s.dispatch(task(`rude.${handler}`)).done;
       expect(answer.type, handler).toBe(FrameType.EXEC_ERROR);
-      expect(answer.payload, handler).toMatchObject({ code: 'E.RUNNER.FAILURE', message: expect.stringMatching(/cannot end the worker process/) });
+      expect(answer.payload, handler).toMatchObject({
+        code: 'E.RUNNER.FAILURE',
+        message: expect.stringMatching(/cannot end the worker process/),
+      });
     }
     for (const handler of ['envInline', 'envThread']) {
       const answer = await s.dispatch(task(`rude.${handler}`)).done;
       expect(answer.payload, handler).toMatchObject({ status: 'SUCCEEDED' });
       const env = (answer.payload as { result: { env: Record<string, string> } }).result.env;
-      expect(Object.keys(env).filter((k) => k.startsWith('ASTRA_WORKER_')), handler).toEqual([]);
+      expect(
+        Object.keys(env).filter((k) => k.startsWith('ASTRA_WORKER_')),
+        handler,
+      ).toEqual([]);
       expect(JSON.stringify(env), handler).not.toContain(TOKEN);
       expect(env['PATH'], handler).toBeDefined();
     }
@@ -190,7 +204,11 @@ describe('package code cannot take the worker down', () => {
     expect(exit).toEqual({ code: 70, signal: null });
     expect(Date.now() - started).toBeLessThan(2000 + 3000);
     const line = await cli.waitForLog((e) => e.component === 'watchdog');
-    expect(line).toMatchObject({ level: 60, exit_code: 70, running_tasks: [{ task_id: spinning.task_id, node_type: 'spin.spin' }] });
+    expect(line).toMatchObject({
+      level: 60,
+      exit_code: 70,
+      running_tasks: [{ task_id: spinning.task_id, node_type: 'spin.spin' }],
+    });
     expect(String(line.msg)).toContain(spinning.task_id);
 
     // The orchestrator restarts it: same packages folder, and it serves.

@@ -13,12 +13,17 @@ function publishedPackages(): Array<{ dir: string; name: string }> {
     ...readdirSync(join(ROOT, 'packages')).map((d) => join(ROOT, 'packages', d)),
     ...readdirSync(join(ROOT, 'apps')).map((d) => join(ROOT, 'apps', d)),
   ];
-  return dirs
-    // Only package folders: another test's scratch output may sit beside them for a moment.
-    .filter((dir) => existsSync(join(dir, 'package.json')))
-    .map((dir) => ({ dir, pkg: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; private?: boolean } }))
-    .filter(({ pkg }) => pkg.private !== true)
-    .map(({ dir, pkg }) => ({ dir, name: pkg.name }));
+  return (
+    dirs
+      // Only package folders: another test's scratch output may sit beside them for a moment.
+      .filter((dir) => existsSync(join(dir, 'package.json')))
+      .map((dir) => ({
+        dir,
+        pkg: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; private?: boolean },
+      }))
+      .filter(({ pkg }) => pkg.private !== true)
+      .map(({ dir, pkg }) => ({ dir, name: pkg.name }))
+  );
 }
 
 function pnpm(args: string[], cwd: string): string {
@@ -51,7 +56,9 @@ describe('published packages', () => {
     interface Node {
       dependencies?: Record<string, Node>;
     }
-    const [tree] = JSON.parse(pnpm(['ls', '--prod', '--depth', 'Infinity', '--json'], join(ROOT, 'packages', 'worker'))) as Node[];
+    const [tree] = JSON.parse(
+      pnpm(['ls', '--prod', '--depth', 'Infinity', '--json'], join(ROOT, 'packages', 'worker')),
+    ) as Node[];
     const names = new Set<string>();
     const walk = (node: Node): void => {
       for (const [name, child] of Object.entries(node.dependencies ?? {})) {

@@ -124,11 +124,15 @@ describe('uninstall as the existing scheduler expects it', () => {
     const listed = (register.payload as { packages: Array<{ name: string; version: string }> }).packages;
     expect(listed.map((p) => `${p.name}@${p.version}`)).toEqual(['samples@1.0.0']);
     await sleep(200);
-    const statuses = plain.scheduler.delivered.filter((f) => f.type === FrameType.PKG_EVENT).map((f) => (f.payload as { status: string }).status);
+    const statuses = plain.scheduler.delivered
+      .filter((f) => f.type === FrameType.PKG_EVENT)
+      .map((f) => (f.payload as { status: string }).status);
     expect(statuses).toEqual(['installed', 'installed']);
     expect(plain.scheduler.violations).toEqual([]);
 
-    const opted = await ready({ settings: { package_uninstall_event: true }, scheduler: { acceptUninstallEvents: true } }, ['echo']);
+    const opted = await ready({ settings: { package_uninstall_event: true }, scheduler: { acceptUninstallEvents: true } }, [
+      'echo',
+    ]);
     const event = await opted.scheduler.uninstallPackage({ name: 'echo', version: '1.0.0' });
     expect(event.payload).toMatchObject({ name: 'echo', version: '1.0.0', status: 'uninstalled' });
     expect(opted.scheduler.violations).toEqual([]);
@@ -149,7 +153,9 @@ describe('uninstall as the existing scheduler expects it', () => {
 
 describe('worker-local resources', () => {
   it('a registered resource is leased for a later dispatch naming it; a ref pinned elsewhere or missing never runs', async () => {
-    const h = await ready({ settings: { worker_name: 'worker-a', heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 } });
+    const h = await ready({
+      settings: { worker_name: 'worker-a', heartbeat_interval_seconds: 0.1, heartbeat_jitter_seconds: 0 },
+    });
     const put = await h.scheduler.dispatch(task('samples.resource_put', { id: 'model-1', value: 42 })).done;
     expect(put.payload).toMatchObject({ status: 'SUCCEEDED', result: { registered: 'model-1' } });
     const ref = (id: string, worker = 'worker-a') => ({ resource_id: id, worker_name: worker, type: 'sample' });
@@ -186,7 +192,10 @@ describe('worker-local resources', () => {
 describe('scheduler restart', () => {
   it('is READY again within 1 s of the restarted scheduler listening: no backoff after the refused resume', async () => {
     // A reconnect backoff of 0.4 s: a wait after the refused resume would show as a gap of that size.
-    const h = await ready({ settings: { reconnect_base_delay_seconds: 0.4, reconnect_max_delay_seconds: 0.4, reconnect_jitter: 0 } }, []);
+    const h = await ready(
+      { settings: { reconnect_base_delay_seconds: 0.4, reconnect_max_delay_seconds: 0.4, reconnect_jitter: 0 } },
+      [],
+    );
     const port = h.scheduler.port;
     const handshakesBefore = h.scheduler.handshakes.length;
     await h.scheduler.close();

@@ -6,7 +6,8 @@ import { installSample, sleep, startHarness, task, type Harness, type HarnessOpt
 // timeouts that start with the handler, overrunning handlers that keep their slot, admission by load.
 
 const resultOf = (f: Frame) => f.payload as { status: string; result: Record<string, unknown> };
-const errorOf = (f: Frame) => f.payload as { code: string; message: string; context?: { where?: string; details?: Record<string, unknown> } };
+const errorOf = (f: Frame) =>
+  f.payload as { code: string; message: string; context?: { where?: string; details?: Record<string, unknown> } };
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -55,7 +56,11 @@ describe('scheduling: per-node-type limits', () => {
 
 describe('scheduling: timeouts that mean what they say', () => {
   it('four 1 s CPU tasks on 2 threads with a 1.5 s timeout all succeed: the pool queue does not eat the timeout', async () => {
-    const h = await ready({ thread_pool_max_threads: 2, handler_dispatch_timeout_seconds: 1.5, handler_dispatch_max_inflight: 4 });
+    const h = await ready({
+      thread_pool_max_threads: 2,
+      handler_dispatch_timeout_seconds: 1.5,
+      handler_dispatch_max_inflight: 4,
+    });
     const answers = await Promise.all([1, 2, 3, 4].map(() => h.scheduler.dispatch(task('samples.cpu', { ms: 1000 })).done));
     for (const answer of answers) {
       expect(answer.type, JSON.stringify(answer.payload)).toBe(FrameType.EXEC_RESULT);
@@ -126,7 +131,9 @@ describe('scheduling: admission by load', () => {
     // Start-up (package install, thread pre-warm) may itself lag a busy machine: begin from a calm worker.
     const calmFrom = h.scheduler.heartbeats.length;
     await until(
-      () => h.scheduler.heartbeats.slice(calmFrom).filter((f) => (f.payload as { healthy: boolean }).healthy).length >= 2 && !h.worker.load.overloaded,
+      () =>
+        h.scheduler.heartbeats.slice(calmFrom).filter((f) => (f.payload as { healthy: boolean }).healthy).length >= 2 &&
+        !h.worker.load.overloaded,
       'two healthy heartbeats',
     );
     expect((await fetch(`${health}/readyz`)).status).toBe(200);

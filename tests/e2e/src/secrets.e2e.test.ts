@@ -14,7 +14,9 @@ const URL_SIGNATURE = 'sig-in-query-7f3a';
 const WS_QUERY_TOKEN = 'qs-access-token-91c';
 
 describe('secrets never reach the logs', () => {
-  it('runs the binary at DEBUG through an install from a credentialed, signed URL, a reset echoing the token, and tasks; no secret in stdout or stderr', { timeout: 60_000 }, async () => {
+  it('runs the binary at DEBUG through an install from a credentialed, signed URL, a reset echoing the token, and tasks; no secret in stdout or stderr', {
+    timeout: 60_000,
+  }, async () => {
     const s = await startReferenceScheduler({ token: TOKEN, seed: 31 });
     cleanups.push(() => s.close());
     const files = await s.serveFiles(sampleArchivesDir);

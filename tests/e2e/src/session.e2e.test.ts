@@ -108,7 +108,11 @@ describe('session against the reference scheduler', () => {
   });
 
   it('delivers inbound frames exactly once and in order despite 10% drops, duplicates and reordering', async () => {
-    const s = await scheduler({ faults: { dropOut: 0.1, dupOut: 0.1, reorderOut: 0.1 }, retransmitBaseMs: 50, retransmitMaxMs: 200 });
+    const s = await scheduler({
+      faults: { dropOut: 0.1, dupOut: 0.1, reorderOut: 0.1 },
+      retransmitBaseMs: 50,
+      retransmitMaxMs: 200,
+    });
     const session = await sessionAgainst(s);
     await session.whenReady(10_000);
     const total = 200;
@@ -177,7 +181,10 @@ describe('authentication failures', () => {
   it('ends with an auth error when the token is wrong and abort-on-auth is set (reset after handshake)', async () => {
     const s = await scheduler();
     const session = await sessionAgainst(s, { auth_token: 'wrong-token', reconnect_abort_on_auth_error: true });
-    const err = await session.done.then(() => undefined, (e: unknown) => e);
+    const err = await session.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(AstraError.isInstance(err) && err.code).toBe('E.AUTH.INVALID_TOKEN');
     expect(String((err as Error).message)).not.toContain('wrong-token');
   });
@@ -185,7 +192,10 @@ describe('authentication failures', () => {
   it('ends with an auth error when the upgrade is refused with 401 and abort-on-auth is set', async () => {
     const s = await scheduler({ rejectUpgradeStatus: 401 });
     const session = await sessionAgainst(s, { auth_token: 'wrong-token', reconnect_abort_on_auth_error: true });
-    const err = await session.done.then(() => undefined, (e: unknown) => e);
+    const err = await session.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(AstraError.isInstance(err) && err.code.startsWith('E.AUTH.')).toBe(true);
     expect(String((err as Error).message)).toContain('401');
     expect(String((err as Error).message)).not.toContain('wrong-token');
@@ -197,7 +207,10 @@ describe('authentication failures', () => {
       scheduler_ws_url: s.url.replace('/ws/worker', '/not/the/endpoint'),
       reconnect_abort_on_protocol_error: true,
     });
-    const err = await session.done.then(() => undefined, (e: unknown) => e);
+    const err = await session.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(AstraError.isInstance(err)).toBe(true);
     expect(String((err as Error).message)).toMatch(/protocol/);
     expect(String((err as Error).message)).toContain('404');

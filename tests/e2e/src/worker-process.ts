@@ -4,7 +4,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { TOKEN } from './harness.js';
 
-const BIN = join(dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')), 'bin', 'astraflow-worker.js');
+const BIN = join(
+  dirname(createRequire(import.meta.url).resolve('@astraflow/worker-cli/package.json')),
+  'bin',
+  'astraflow-worker.js',
+);
 
 /** The real `astraflow-worker` binary, run as a child process in a folder that outlives it. */
 export interface WorkerProcess {

@@ -60,9 +60,7 @@ export const ExecResultPayloadSchema = z.strictObject({
   duration_ms: intMin(0).optional(),
   metadata: jsonObject.optional(),
   artifacts: z.array(ArtifactSchema).optional(),
-  error: z
-    .strictObject({ code: nonEmpty, message: nonEmpty, remediation: z.string().optional() })
-    .optional(),
+  error: z.strictObject({ code: nonEmpty, message: nonEmpty, remediation: z.string().optional() }).optional(),
 });
 
 /** `biz.exec.error` payload (`biz/exec.error.schema.json`). */

@@ -93,9 +93,7 @@ export const ManifestSchema = z
     python: RuntimeRequirementSchema.optional(),
     node: RuntimeRequirementSchema.optional(),
     nodes: z.array(ManifestNodeSchema).min(1),
-    resources: z
-      .array(z.strictObject({ path: z.string(), type: z.string(), sha256: sha256.optional() }))
-      .optional(),
+    resources: z.array(z.strictObject({ path: z.string(), type: z.string(), sha256: sha256.optional() })).optional(),
     hooks: z.strictObject({ install: z.array(z.string()).optional(), uninstall: z.array(z.string()).optional() }).optional(),
     signature: z
       .strictObject({ sha256: sha256.optional(), signedAt: z.string().optional(), signedBy: z.string().optional() })

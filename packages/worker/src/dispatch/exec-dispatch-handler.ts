@@ -117,13 +117,21 @@ export class ExecDispatchHandler implements RouteHandler {
       return false;
     }
     if (this.#o.isDraining()) {
-      void this.#refuse(frame, { reason: RefusalReason.DRAINING, message: 'worker is draining and takes no new tasks' }, 'dispatch.admit');
+      void this.#refuse(
+        frame,
+        { reason: RefusalReason.DRAINING, message: 'worker is draining and takes no new tasks' },
+        'dispatch.admit',
+      );
       return false;
     }
     if (this.#o.load?.overloaded === true) {
       void this.#refuse(
         frame,
-        { reason: RefusalReason.OVERLOADED, message: 'worker overloaded (event-loop delay or heap use); task refused', retryAfterMs: this.#o.load.retryAfterMs },
+        {
+          reason: RefusalReason.OVERLOADED,
+          message: 'worker overloaded (event-loop delay or heap use); task refused',
+          retryAfterMs: this.#o.load.retryAfterMs,
+        },
         'dispatch.admit',
       );
       return false;
@@ -210,7 +218,10 @@ export class ExecDispatchHandler implements RouteHandler {
     if (this.#o.refuses && (await this.#o.refuses(frame))) {
       await this.#refuse(
         frame,
-        { reason: RefusalReason.OVERLOADED, message: 'worker overloaded: its outbox cannot record the task (disk full or failing); task refused' },
+        {
+          reason: RefusalReason.OVERLOADED,
+          message: 'worker overloaded: its outbox cannot record the task (disk full or failing); task refused',
+        },
         'dispatch.admit',
       );
       return;
@@ -254,40 +265,45 @@ export class ExecDispatchHandler implements RouteHandler {
     const started = performance.now();
     let settled: Promise<void> | undefined;
     try {
-      const outcome: RunOutcome = await this.#o.runner.run({
-        dispatch,
-        tenant: this.#o.config.tenant,
-        signal: context.signal,
-        ...(this.#timeoutMs(dispatch) ? { timeoutMs: this.#timeoutMs(dispatch) } : {}),
-        ...(startBudgetMs !== undefined ? { startTimeoutMs: startBudgetMs } : {}),
-        emitFeedback: async (body) => {
-          try {
-            await this.#o.outbox.send(
-              FrameType.EXEC_FEEDBACK,
-              { run_id: dispatch.run_id, task_id: dispatch.task_id, ...body },
-              { corr: dispatch.task_id },
-            );
-          } catch (err) {
-            if (!isTooLarge(err)) throw err;
-            // Never sent: the scheduler would close the link over it. The task goes on.
-            this.#feedbackDropped++;
-            this.#log.warn({ task_id: dispatch.task_id, ...err.details }, 'feedback chunk too large; dropped');
-          }
-        },
-        next: (call) => this.#o.next.request(dispatch, call, taskEndedSignal()),
-        logger: this.#log,
-      }).catch((err: unknown): RunOutcome => {
-        // The runner turns every failure into an outcome; should it break that promise, the scheduler still gets an answer.
-        const error = AstraError.wrap(err, ErrorCode.INTERNAL);
-        return {
-          kind: 'error',
-          payload: {
-            code: error.code,
-            message: error.message || 'runner failed',
-            context: { where: 'dispatch.run', details: { run_id: dispatch.run_id, task_id: dispatch.task_id, node_id: dispatch.node_id } },
+      const outcome: RunOutcome = await this.#o.runner
+        .run({
+          dispatch,
+          tenant: this.#o.config.tenant,
+          signal: context.signal,
+          ...(this.#timeoutMs(dispatch) ? { timeoutMs: this.#timeoutMs(dispatch) } : {}),
+          ...(startBudgetMs !== undefined ? { startTimeoutMs: startBudgetMs } : {}),
+          emitFeedback: async (body) => {
+            try {
+              await this.#o.outbox.send(
+                FrameType.EXEC_FEEDBACK,
+                { run_id: dispatch.run_id, task_id: dispatch.task_id, ...body },
+                { corr: dispatch.task_id },
+              );
+            } catch (err) {
+              if (!isTooLarge(err)) throw err;
+              // Never sent: the scheduler would close the link over it. The task goes on.
+              this.#feedbackDropped++;
+              this.#log.warn({ task_id: dispatch.task_id, ...err.details }, 'feedback chunk too large; dropped');
+            }
           },
-        };
-      });
+          next: (call) => this.#o.next.request(dispatch, call, taskEndedSignal()),
+          logger: this.#log,
+        })
+        .catch((err: unknown): RunOutcome => {
+          // The runner turns every failure into an outcome; should it break that promise, the scheduler still gets an answer.
+          const error = AstraError.wrap(err, ErrorCode.INTERNAL);
+          return {
+            kind: 'error',
+            payload: {
+              code: error.code,
+              message: error.message || 'runner failed',
+              context: {
+                where: 'dispatch.run',
+                details: { run_id: dispatch.run_id, task_id: dispatch.task_id, node_id: dispatch.node_id },
+              },
+            },
+          };
+        });
       settled = outcome.settled;
       // A task refused for want of a thread never ran: it says nothing about the handler's health.
       const refused = outcome.kind === 'error' && outcome.payload.context?.details?.reason === 'overloaded';
@@ -344,7 +360,10 @@ export class ExecDispatchHandler implements RouteHandler {
       await settled;
     } finally {
       this.stats.overrunning--;
-      this.#log.debug({ task_id: dispatch.task_id, overrun_ms: Math.round(performance.now() - since) }, 'overrunning handler stopped');
+      this.#log.debug(
+        { task_id: dispatch.task_id, overrun_ms: Math.round(performance.now() - since) },
+        'overrunning handler stopped',
+      );
     }
   }
 

@@ -13,7 +13,6 @@ import {
 import type { NextCall } from '@astraflow/runner';
 import type { Outbox } from '../outbox.js';
 
-
 interface Pending {
   resolve(result: Record<string, unknown>): void;
   reject(err: AstraError): void;

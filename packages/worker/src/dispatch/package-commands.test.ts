@@ -64,7 +64,9 @@ describe('package commands refused before they ran', () => {
     await router.route(command('ext.acme.hold', 2, {}));
     expect(router.stats.dropped.queue_overflow).toBe(1);
     for (let i = 0; i < 3; i++) {
-      await router.route(command(FrameType.PKG_INSTALL, i, { name: 'demo', version: `1.0.${i}`, url: 'file:///nonexistent.tgz' }));
+      await router.route(
+        command(FrameType.PKG_INSTALL, i, { name: 'demo', version: `1.0.${i}`, url: 'file:///nonexistent.tgz' }),
+      );
     }
     expect(router.stats.dropped.queue_overflow).toBe(3);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -77,10 +79,13 @@ describe('package commands refused before they ran', () => {
     await router.idle();
     // The queued install ran and failed on its own terms (no such file), not as a refusal.
     // (The first install loads the download and unpack code, so it may take a moment.)
-    await vi.waitFor(() => {
-      const ran = sent.find((s) => s.corr === `${FrameType.PKG_INSTALL}-0`);
-      expect(ran?.payload).toMatchObject({ status: 'failed', details: { code: expect.stringMatching(/^E\.PKG\./) } });
-    }, { timeout: 5000 });
+    await vi.waitFor(
+      () => {
+        const ran = sent.find((s) => s.corr === `${FrameType.PKG_INSTALL}-0`);
+        expect(ran?.payload).toMatchObject({ status: 'failed', details: { code: expect.stringMatching(/^E\.PKG\./) } });
+      },
+      { timeout: 5000 },
+    );
   });
 
   it('refuses package commands while draining, and never sends status uninstalled without the opt-in', async () => {
@@ -89,7 +94,12 @@ describe('package commands refused before they ran', () => {
     expect(sent).toEqual([
       expect.objectContaining({
         corr: `${FrameType.PKG_UNINSTALL}-0`,
-        payload: expect.objectContaining({ name: 'demo', version: '*', status: 'failed', details: expect.objectContaining({ reason: 'draining' }) }),
+        payload: expect.objectContaining({
+          name: 'demo',
+          version: '*',
+          status: 'failed',
+          details: expect.objectContaining({ reason: 'draining' }),
+        }),
       }),
     ]);
   });

@@ -114,7 +114,10 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
       rejectInvalid,
       async handle(frame) {
         const cmd = frame.payload as PkgInstallPayload;
-        log.info({ name: cmd.name, version: cmd.version, url: cmd.url === undefined ? undefined : redactUrl(cmd.url) }, 'installing package');
+        log.info(
+          { name: cmd.name, version: cmd.version, url: cmd.url === undefined ? undefined : redactUrl(cmd.url) },
+          'installing package',
+        );
         try {
           const result = await options.packages.install(cmd);
           await event(frame, {
@@ -142,10 +145,7 @@ export function createPackageCommandHandlers(options: PackageCommandOptions): {
         try {
           const removed = await options.packages.uninstall(cmd.name, version);
           if (removed.length === 0) {
-            throw new AstraError(
-              ErrorCode.PKG_NOT_FOUND,
-              `package ${cmd.name}${version ? `@${version}` : ''} is not installed`,
-            );
+            throw new AstraError(ErrorCode.PKG_NOT_FOUND, `package ${cmd.name}${version ? `@${version}` : ''} is not installed`);
           }
           await reregister();
           log.info({ name: cmd.name, versions: removed.map((pkg) => pkg.version) }, 'package uninstalled');

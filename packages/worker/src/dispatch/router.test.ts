@@ -65,16 +65,24 @@ describe('Router', () => {
     for (let i = 0; i < 3; i++) await router.route(frame('ext.test.seq', i));
     while (order.length < 6) await sleep(5);
     expect(order).toEqual([
-      'start ext.test.seq-0', 'end ext.test.seq-0',
-      'start ext.test.seq-1', 'end ext.test.seq-1',
-      'start ext.test.seq-2', 'end ext.test.seq-2',
+      'start ext.test.seq-0',
+      'end ext.test.seq-0',
+      'start ext.test.seq-1',
+      'end ext.test.seq-1',
+      'start ext.test.seq-2',
+      'end ext.test.seq-2',
     ]);
   });
 
   it('hands frames dropped by drop_new to the handler to answer', async () => {
     const router = new Router({
       outbox,
-      config: compileRouterConfig({ ...base, handler_dispatch_max_inflight: 1, handler_dispatch_queue_max: 1, handler_dispatch_queue_overflow: 'drop_new' }),
+      config: compileRouterConfig({
+        ...base,
+        handler_dispatch_max_inflight: 1,
+        handler_dispatch_queue_max: 1,
+        handler_dispatch_queue_overflow: 'drop_new',
+      }),
     });
     const dropped: string[] = [];
     let release!: () => void;
@@ -217,7 +225,14 @@ describe('Router', () => {
 
 // Built by hand: the router never looks into payloads, so these need not pass their schemas.
 const rawFrame = (type: string, id: string): Frame =>
-  ({ type, id, ts: new Date().toISOString(), tenant: 't', sender: { role: 'scheduler', id: 's' }, payload: {} }) as unknown as Frame;
+  ({
+    type,
+    id,
+    ts: new Date().toISOString(),
+    tenant: 't',
+    sender: { role: 'scheduler', id: 's' },
+    payload: {},
+  }) as unknown as Frame;
 
 describe('Router as the session delivery sink', () => {
   it('takes express frames on arrival, advertises their type, and leaves other frames to the queue', () => {

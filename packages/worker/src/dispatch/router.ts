@@ -387,7 +387,10 @@ export class Router implements DeliverySink {
       this.stats.handlerFailures++;
       this.#log.error({ err, type: frame.type, id: frame.id }, timedOut ? 'handler timed out' : 'handler failed');
       if (this.#cooldown.recordFailure(frame.type)) {
-        this.#log.warn({ type: frame.type, cooldown_ms: this.#cooldown.cooldownMs }, 'handler cooling down after consecutive failures');
+        this.#log.warn(
+          { type: frame.type, cooldown_ms: this.#cooldown.cooldownMs },
+          'handler cooling down after consecutive failures',
+        );
       }
     } finally {
       if (timer) clearTimeout(timer);

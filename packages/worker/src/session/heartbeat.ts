@@ -41,10 +41,13 @@ export class Heartbeat {
   start(): void {
     this.stop();
     const tick = (): void => {
-      this.#timer = setTimeout(() => {
-        this.send();
-        tick();
-      }, heartbeatDelayMs(this.#config.heartbeat, this.#random));
+      this.#timer = setTimeout(
+        () => {
+          this.send();
+          tick();
+        },
+        heartbeatDelayMs(this.#config.heartbeat, this.#random),
+      );
       // Deliberately ref'd: a live session keeps the process alive until close().
     };
     tick();

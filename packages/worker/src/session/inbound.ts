@@ -232,7 +232,10 @@ export class InboundStream {
     try {
       this.#sink?.deliver(delivery);
     } catch (err) {
-      this.#link.log.error({ err, kind: delivery.kind, type: delivery.frame.type, id: delivery.frame.id }, 'delivery sink failed');
+      this.#link.log.error(
+        { err, kind: delivery.kind, type: delivery.frame.type, id: delivery.frame.id },
+        'delivery sink failed',
+      );
     }
   }
 }
@@ -265,6 +268,9 @@ export function readInbound(
     );
     return { frame: stub, invalid: error };
   }
-  link.log.warn({ code: error.code, stage: error.stage, type: error.type, id: error.id }, `inbound frame dropped: ${error.message}`);
+  link.log.warn(
+    { code: error.code, stage: error.stage, type: error.type, id: error.id },
+    `inbound frame dropped: ${error.message}`,
+  );
   return undefined;
 }

@@ -21,10 +21,14 @@ export function fatalFor(
     return new AstraError(code, `authentication failed, not retrying (reconnect_abort_on_auth_error): ${text}`, { cause });
   }
   if (failure === 'protocol' && policy.abortOnProtocolError) {
-    return new AstraError(ErrorCode.TRANSPORT_FAILURE, `protocol error, not retrying (reconnect_abort_on_protocol_error): ${text}`, {
-      cause,
-      details: { failure },
-    });
+    return new AstraError(
+      ErrorCode.TRANSPORT_FAILURE,
+      `protocol error, not retrying (reconnect_abort_on_protocol_error): ${text}`,
+      {
+        cause,
+        details: { failure },
+      },
+    );
   }
   return undefined;
 }

@@ -52,7 +52,13 @@ export interface CompiledSessionConfig {
   windowSize: number;
   heartbeat: { intervalSeconds: number; jitterSeconds: number };
   retransmit: { baseMs: number; maxMs: number; attempts: number };
-  reconnect: { baseSeconds: number; maxSeconds: number; jitter: number; abortOnAuthError: boolean; abortOnProtocolError: boolean };
+  reconnect: {
+    baseSeconds: number;
+    maxSeconds: number;
+    jitter: number;
+    abortOnAuthError: boolean;
+    abortOnProtocolError: boolean;
+  };
   transportQueueMax: number;
   appQueue: { max: number; policy: Settings['session_app_queue_overflow'] };
   maxFrameBytes: number;

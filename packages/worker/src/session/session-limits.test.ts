@@ -49,7 +49,11 @@ describe('no zombie windows: every numbered frame takes its turn', () => {
   it('acks an oversized frame, an envelope with an unknown key and a bad payload, hands them to the sink as invalid, and delivers what follows', async () => {
     const transport = createDummyTransport();
     const invalid: Array<{ frame: Frame; error: FrameError }> = [];
-    const session = start(transport, { max_frame_bytes: 4096 }, { sink: { deliver: (d) => void (d.kind === 'invalid' && invalid.push({ frame: d.frame, error: d.error })) } });
+    const session = start(
+      transport,
+      { max_frame_bytes: 4096 },
+      { sink: { deliver: (d) => void (d.kind === 'invalid' && invalid.push({ frame: d.frame, error: d.error })) } },
+    );
     await session.whenReady(5000);
     transport.inject(numberedFrame(FrameType.EXEC_DISPATCH, 1, dispatch('huge', { pad: 'x'.repeat(8192) })));
     transport.inject(numberedFrame(FrameType.EXEC_DISPATCH, 2, dispatch('odd-key'), { surprise: true }));
@@ -106,7 +110,10 @@ describe('outbound frame limit', () => {
     const session = start(transport, { max_outbound_frame_bytes: 65_536 });
     await session.whenReady(5000);
     const big = { run_id: 'r', task_id: 't', status: 'SUCCEEDED' as const, result: { blob: 'x'.repeat(70_000) } };
-    const err = await session.send(FrameType.EXEC_RESULT, big).then(() => undefined, (e: unknown) => e);
+    const err = await session.send(FrameType.EXEC_RESULT, big).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(AstraError.isInstance(err) && err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
     expect((err as AstraError).message).toMatch(/too large \(\d+ bytes, limit 65536\)/);
     expect(session.stats.outboundTooLarge).toBe(1);
@@ -154,7 +161,9 @@ describe('secrets a scheduler echoes', () => {
     }
     const resetLine = lines.find((l) => l.includes('session reset by scheduler'));
     expect(resetLine).toContain('***');
-    const delays = lines.filter((l) => l.includes('reconnecting after delay')).map((l) => (JSON.parse(l) as { delay_ms: number }).delay_ms);
+    const delays = lines
+      .filter((l) => l.includes('reconnecting after delay'))
+      .map((l) => (JSON.parse(l) as { delay_ms: number }).delay_ms);
     expect(delays[0]).toBe(600_000);
     for (const line of lines) expect(line).not.toContain('secret-token');
   });

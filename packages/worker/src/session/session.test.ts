@@ -23,11 +23,7 @@ afterEach(async () => {
 
 const config = (overrides: Partial<SessionConfig> = {}): SessionConfig => testSessionConfig(dir, overrides);
 
-function start(
-  transport: DummyTransport,
-  overrides: Partial<SessionConfig> = {},
-  onDropped?: (frame: Frame) => void,
-): Session {
+function start(transport: DummyTransport, overrides: Partial<SessionConfig> = {}, onDropped?: (frame: Frame) => void): Session {
   const sink = onDropped ? { deliver: (d: Delivery) => void (d.kind === 'dropped' && onDropped(d.frame)) } : undefined;
   const session = startTestSession(transport, config(overrides), sink ? { sink } : {});
   sessions.push(session);
@@ -181,7 +177,16 @@ describe('Session over the dummy transport', () => {
     session.on('drain', () => {
       drained = true;
     });
-    handlers.onMessage(JSON.stringify({ type: FrameType.DRAIN, id: 'd', ts: new Date().toISOString(), tenant: 'default', sender: { role: 'scheduler', id: 's' }, payload: {} }));
+    handlers.onMessage(
+      JSON.stringify({
+        type: FrameType.DRAIN,
+        id: 'd',
+        ts: new Date().toISOString(),
+        tenant: 'default',
+        sender: { role: 'scheduler', id: 's' },
+        payload: {},
+      }),
+    );
     expect(drained).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
     expect(session.stats.transportQueueDrops).toBe(2);

@@ -32,7 +32,6 @@ import { emptySessionStats, type OutboundReceipt, type SendOptions, type Session
 import type { SessionLink, SessionOptions, SessionStats, SessionUpstream } from './session-types.js';
 import { ConnectionLost, Wire, type Connection } from './wire.js';
 
-
 /**
  * The worker's control-plane session (docs/protocol.md §3–§5). It knows
  * nothing of business payloads: numbered frames come out of
@@ -90,7 +89,8 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#linkToParts = link;
     this.#outbound = new OutboundStream(link, this.#config);
     this.#inbound = new InboundStream(link, this.#config, {
-      persist: (frame) => (this.#upstream?.persistInbound ? this.#upstream.persistInbound(frame) : options.persistInbound?.(frame)),
+      persist: (frame) =>
+        this.#upstream?.persistInbound ? this.#upstream.persistInbound(frame) : options.persistInbound?.(frame),
       onStall: () => this.#onRecvStall(),
     });
     const worker = {
@@ -227,7 +227,10 @@ export class Session extends EventEmitter<SessionEvents> {
       const delay = this.#retryAfterMs ?? reconnectDelayMs(this.#attempt, this.#config.reconnect, this.#random);
       this.#retryAfterMs = undefined;
       this.#setState('BACKOFF');
-      this.#log.info({ attempt: this.#attempt, delay_ms: delay, failure, err: cause instanceof Error ? cause.message : undefined }, 'reconnecting after delay');
+      this.#log.info(
+        { attempt: this.#attempt, delay_ms: delay, failure, err: cause instanceof Error ? cause.message : undefined },
+        'reconnecting after delay',
+      );
       await sleep(delay, this.#abort.signal);
       if (this.#stopping) break;
       this.stats.reconnects++;
@@ -361,7 +364,10 @@ export class Session extends EventEmitter<SessionEvents> {
     // business frames still queued from it (the scheduler sends them again in the new one).
     this.#startFreshStreams();
     this.#inbound.clearTransportQueue();
-    const outcome = readReset(reset, reason, { resuming: this.#resuming, reconnectMaxSeconds: this.#config.reconnect.maxSeconds });
+    const outcome = readReset(reset, reason, {
+      resuming: this.#resuming,
+      reconnectMaxSeconds: this.#config.reconnect.maxSeconds,
+    });
     if (outcome.handshakeAtOnce) this.#log.info({ code: reset.code }, 'resume refused: handshaking afresh without backoff');
     if (outcome.retryAfterMs !== undefined) this.#retryAfterMs = outcome.retryAfterMs;
     this.#resuming = false;
@@ -441,7 +447,17 @@ export class Session extends EventEmitter<SessionEvents> {
     return { role: 'worker', id: this.#identity.id ?? this.#config.workerName };
   }
 
-  #control<T extends string>(type: T, payload: PayloadOf<T>, ackRequest?: boolean, extra: { corr?: string | null; ackFor?: string } = {}): Frame<T> {
-    return buildFrame(type, payload, { sender: this.#sender(), tenant: this.#config.tenant, ...(ackRequest ? { ackRequest } : {}), ...extra });
+  #control<T extends string>(
+    type: T,
+    payload: PayloadOf<T>,
+    ackRequest?: boolean,
+    extra: { corr?: string | null; ackFor?: string } = {},
+  ): Frame<T> {
+    return buildFrame(type, payload, {
+      sender: this.#sender(),
+      tenant: this.#config.tenant,
+      ...(ackRequest ? { ackRequest } : {}),
+      ...extra,
+    });
   }
 }

@@ -91,7 +91,8 @@ export class Wire {
   async transmit(frame: Frame, text?: string): Promise<void> {
     const conn = this.#conn;
     if (!conn?.transport.isOpen) return;
-    if (this.#log.isLevelEnabled?.('debug') !== false) this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame out');
+    if (this.#log.isLevelEnabled?.('debug') !== false)
+      this.#log.debug({ frame: redactSecrets(frame, this.#secrets()) }, 'frame out');
     this.#stats.framesOut++;
     try {
       await conn.transport.send(text ?? JSON.stringify(frame));
