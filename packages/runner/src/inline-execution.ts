@@ -1,9 +1,9 @@
 import { AstraError, ErrorCode, errorMessage } from '@astraflow/protocol';
 import type { Execution, ExecutionEnv, ExecutionResult } from './execution.js';
+import { createHandlerContext } from './handler-context.js';
 import { handlerFailure } from './handler-failure.js';
 import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
-import { keepTaskDataDir } from './task-data-lifecycle.js';
 import type { HandlerContext } from './types.js';
 
 /**
@@ -27,30 +27,10 @@ export function startInline(env: ExecutionEnv): Execution {
       abort: () => {},
     };
   }
-  const data = env.context;
   let feedbackView: HandlerContext['feedback'] | undefined;
-  // Fields listed one by one (no spread) so every ctx shares one shape; the parts most handlers
-  // never touch (folder, signal, feedback view) are made on first read.
-  const ctx: HandlerContext = {
-    runId: data.runId,
-    taskId: data.taskId,
-    nodeId: data.nodeId,
-    nodeType: data.nodeType,
-    packageName: data.packageName,
-    packageVersion: data.packageVersion,
-    params: data.params,
-    tenant: data.tenant,
-    get dataDir(): string {
-      return env.dataDir.ensure();
-    },
-    hostNodeId: data.hostNodeId,
-    middlewareChain: data.middlewareChain,
-    chainIndex: data.chainIndex,
-    metadata: data.metadata,
-    resourceRefs: data.resourceRefs,
-    leasedResources: data.leasedResources,
-    workerName: data.workerName,
-    get signal(): AbortSignal {
+  const ctx = createHandlerContext(env.context, {
+    dataDir: env.dataDir,
+    signal: () => {
       if (controller === undefined) {
         controller = new AbortController();
         if (abortedWith !== undefined) controller.abort(abortedWith.reason);
@@ -59,7 +39,7 @@ export function startInline(env: ExecutionEnv): Execution {
     },
     logger: env.logger,
     // Only the handler-facing methods: the handler must not flush or close its own channel.
-    get feedback(): HandlerContext['feedback'] {
+    feedback: () => {
       feedbackView ??= {
         send: (body) => feedback.send(body),
         sendNowait: (body) => feedback.sendNowait(body),
@@ -69,8 +49,7 @@ export function startInline(env: ExecutionEnv): Execution {
     },
     next: async (payload, options) => env.next(buildNextCall(payload, options)),
     resources: env.resources,
-    keepDataDir: () => keepTaskDataDir(env.dataDir.ensure()),
-  };
+  });
   const running = new Promise<unknown>((resolve) => resolve(fn(ctx)));
   const result = running.then(
     (value): ExecutionResult => {

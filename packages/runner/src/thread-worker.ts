@@ -9,10 +9,10 @@ import { AstraError, ErrorCode } from '@astraflow/protocol';
 import type { LogLevel } from '@astraflow/protocol';
 import { checkTextChunk, parseFeedbackBody } from './feedback-body.js';
 import type { HandlerLoader } from './handler-resolver.js';
+import { createHandlerContext } from './handler-context.js';
 import { buildNextCall } from './next-call.js';
 import { normalizeResult } from './normalize-result.js';
 import { createPortLogger } from './port-logger.js';
-import { keepTaskDataDir } from './task-data-lifecycle.js';
 import { TaskDataDir } from './task-data-dir.js';
 import { toWireError } from './thread-messages.js';
 import type {
@@ -156,48 +156,31 @@ function buildContext(task: ThreadTask, bridge: Bridge): HandlerContext {
   const logger = createPortLogger(post, new Set<LogLevel>(data.logLevels));
   // The main thread removes the folder at task end only if it was made: tell it when it is.
   const dataDir = new TaskDataDir(data.dataDir, () => post({ t: 'data-dir' }));
-  return {
-    runId: data.runId,
-    taskId: data.taskId,
-    nodeId: data.nodeId,
-    nodeType: data.nodeType,
-    packageName: data.packageName,
-    packageVersion: data.packageVersion,
-    params: data.params,
-    tenant: data.tenant,
-    get dataDir(): string {
-      return dataDir.ensure();
+  const feedback: HandlerContext['feedback'] = {
+    send: async (body: FeedbackBody): Promise<void> => {
+      const parsed = parseFeedbackBody(body);
+      await bridge.request((id) => ({ t: 'feedback', body: parsed, id }));
     },
-    hostNodeId: data.hostNodeId,
-    middlewareChain: data.middlewareChain,
-    chainIndex: data.chainIndex,
-    metadata: data.metadata,
-    resourceRefs: data.resourceRefs,
-    leasedResources: data.leasedResources,
-    resources: threadResources(bridge),
-    workerName: data.workerName,
-    signal: bridge.controller.signal,
+    sendNowait: (body: FeedbackBody): void => {
+      post({ t: 'feedback', body: parseFeedbackBody(body) });
+    },
+    emitText: (text: string, channel: FeedbackChannelName = 'log'): void => {
+      checkTextChunk(text, channel);
+      post({ t: 'text', text, channel });
+    },
+  };
+  return createHandlerContext(data, {
+    dataDir,
+    signal: () => bridge.controller.signal,
     logger,
-    keepDataDir: () => keepTaskDataDir(dataDir.ensure()),
-    feedback: {
-      send: async (body: FeedbackBody): Promise<void> => {
-        const parsed = parseFeedbackBody(body);
-        await bridge.request((id) => ({ t: 'feedback', body: parsed, id }));
-      },
-      sendNowait: (body: FeedbackBody): void => {
-        post({ t: 'feedback', body: parseFeedbackBody(body) });
-      },
-      emitText: (text: string, channel: FeedbackChannelName = 'log'): void => {
-        checkTextChunk(text, channel);
-        post({ t: 'text', text, channel });
-      },
-    },
+    feedback: () => feedback,
     next: async (payload: Record<string, unknown>, options?: NextOptions): Promise<Record<string, unknown>> => {
       const call = buildNextCall(payload, options);
       const result = (await bridge.request((id) => ({ t: 'next', id, call }))) as Record<string, unknown> | undefined;
       return result ?? {};
     },
-  };
+    resources: threadResources(bridge),
+  });
 }
 
 function reply(value: ThreadReply): string {
