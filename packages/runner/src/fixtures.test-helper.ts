@@ -9,6 +9,7 @@ import type { ExecDispatchPayload, LogLevel, Logger } from '@astraflow/protocol'
 import type { ExecMode } from '@astraflow/protocol';
 import { HANDLER_LOADER_URL, loadHandler } from '@astraflow/registry';
 import type { HandlerLease, HandlerResolver, ResolvedHandler } from './handler-resolver.js';
+import { createSinkLogger } from './sink-logger.js';
 
 /** Absolute path of the fixture handler module. */
 export const FIXTURE_MODULE = fileURLToPath(new URL('../test-fixtures/handlers.mjs', import.meta.url));
@@ -127,24 +128,9 @@ export function createRecordingLogger(
   levels: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
 ): Logger & { records: LogRecord[] } {
   const records: LogRecord[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const method =
-      (level: LogLevel) =>
-      (first: Record<string, unknown> | string, msg?: string): void => {
-        if (!levels.includes(level)) return;
-        if (typeof first === 'string') records.push({ level, bindings, fields: {}, msg: first });
-        else records.push({ level, bindings, fields: first, msg });
-      };
-    return {
-      trace: method('trace'),
-      debug: method('debug'),
-      info: method('info'),
-      warn: method('warn'),
-      error: method('error'),
-      fatal: method('fatal'),
-      child: (extra) => make({ ...bindings, ...extra }),
-      isLevelEnabled: (level) => levels.includes(level),
-    };
-  };
-  return Object.assign(make({}), { records });
+  const logger = createSinkLogger(
+    (level, bindings, fields, msg) => records.push({ level, bindings, fields: fields ?? {}, msg }),
+    (level) => levels.includes(level),
+  );
+  return Object.assign(logger, { records });
 }

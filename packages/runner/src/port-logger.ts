@@ -1,5 +1,6 @@
 import { errorMessage } from '@astraflow/protocol';
-import type { LogFn, LogLevel, Logger } from '@astraflow/protocol';
+import type { LogLevel, Logger } from '@astraflow/protocol';
+import { createSinkLogger, type LogSink } from './sink-logger.js';
 import type { ThreadToMain } from './thread-messages.js';
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -14,34 +15,20 @@ export function createPortLogger(
   enabled: ReadonlySet<LogLevel>,
   bindings: Record<string, unknown> = {},
 ): Logger {
-  const method = (level: LogLevel): LogFn =>
-    ((first: Record<string, unknown> | string, msg?: string): void => {
-      if (!enabled.has(level)) return;
-      const fields = typeof first === 'string' ? undefined : first;
-      const text = typeof first === 'string' ? first : msg;
-      const message: ThreadToMain = { t: 'log', level, bindings };
-      if (fields !== undefined) message.fields = fields;
-      if (text !== undefined) message.msg = text;
-      try {
-        post(message);
-      } catch (error) {
-        // Values that cannot be structured-cloned (functions, …) must not make logging throw into the handler.
-        const fallback: ThreadToMain = { t: 'log', level, bindings: {}, fields: { log_fields_dropped: errorMessage(error) } };
-        if (text !== undefined) fallback.msg = text;
-        post(fallback);
-      }
-    }) as LogFn;
-
-  return {
-    trace: method('trace'),
-    debug: method('debug'),
-    info: method('info'),
-    warn: method('warn'),
-    error: method('error'),
-    fatal: method('fatal'),
-    child: (extra) => createPortLogger(post, enabled, { ...bindings, ...extra }),
-    isLevelEnabled: (level) => enabled.has(level),
+  const sink: LogSink = (level, bound, fields, text) => {
+    const message: ThreadToMain = { t: 'log', level, bindings: bound };
+    if (fields !== undefined) message.fields = fields;
+    if (text !== undefined) message.msg = text;
+    try {
+      post(message);
+    } catch (error) {
+      // Values that cannot be structured-cloned (functions, …) must not make logging throw into the handler.
+      const fallback: ThreadToMain = { t: 'log', level, bindings: {}, fields: { log_fields_dropped: errorMessage(error) } };
+      if (text !== undefined) fallback.msg = text;
+      post(fallback);
+    }
   };
+  return createSinkLogger(sink, (level) => enabled.has(level), bindings);
 }
 
 /** The levels `logger` writes (all of them when it cannot tell). */
