@@ -26,6 +26,7 @@ import {
   type SchedulerSessionState,
 } from '@astraflow/scheduler-sim';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { type CoreView, withCoreView } from './core-view.js';
 import { FaultLane, noFaults, type Faults } from './faults.js';
 import { startFileServer, type FileServer } from './file-server.js';
 import { createPrng } from './prng.js';
@@ -150,14 +151,7 @@ export interface ReferenceScheduler {
 }
 
 /** Counts of injected faults, by kind and direction. */
-export interface InjectedFaults {
-  dropIn: number;
-  dupIn: number;
-  reorderIn: number;
-  dropOut: number;
-  dupOut: number;
-  reorderOut: number;
-}
+export type InjectedFaults = Pick<Faults, 'dropIn' | 'dupIn' | 'reorderIn' | 'dropOut' | 'dupOut' | 'reorderOut'>;
 
 interface SocketEntry {
   ws: WebSocket;
@@ -368,60 +362,15 @@ export async function startReferenceScheduler(options: ReferenceSchedulerOptions
     await Promise.all(fileServers.map((fs) => fs.close()));
   };
 
-  const scheduler: ReferenceScheduler = {
+  const scheduler: Omit<ReferenceScheduler, CoreView> = {
     url,
     port,
     seed,
     faults,
     injected,
     core,
-    get received() {
-      return core.received;
-    },
-    get delivered() {
-      return core.delivered;
-    },
-    get heartbeats() {
-      return core.heartbeats;
-    },
-    get registers() {
-      return core.registers;
-    },
-    get handshakes() {
-      return core.handshakes;
-    },
-    get resumes() {
-      return core.resumes;
-    },
-    get violations() {
-      return core.violations;
-    },
-    get connections() {
-      return core.connections;
-    },
-    get accepts() {
-      return core.accepts;
-    },
-    get retransmissions() {
-      return core.retransmissions;
-    },
     get upgradeRefusals() {
       return upgradeRefusals;
-    },
-    get state() {
-      return core.state;
-    },
-    get acceptDelayMs() {
-      return core.acceptDelayMs;
-    },
-    set acceptDelayMs(value: number) {
-      core.acceptDelayMs = value;
-    },
-    get suppressAccept() {
-      return core.suppressAccept;
-    },
-    set suppressAccept(value: boolean) {
-      core.suppressAccept = value;
     },
     get rejectUpgradeStatus() {
       return rejectUpgradeStatus;
@@ -462,5 +411,5 @@ export async function startReferenceScheduler(options: ReferenceSchedulerOptions
       return closing;
     },
   };
-  return scheduler;
+  return withCoreView(scheduler, core);
 }
