@@ -63,6 +63,16 @@ afterEach(async () => {
 });
 
 /** A worker READY against a fresh scheduler with the sample packages installed, cleaned up after the test. */
+/** Sends every dispatch now; resolves with their answers, in order. */
+function dispatchAll(h: Harness, dispatches: readonly ExecDispatchPayload[]): Promise<Frame[]> {
+  return Promise.all(dispatches.map((d) => h.scheduler.dispatch(d).done));
+}
+
+/** A scheduler that retransmits soon, so the faults a test injects are recovered from within its time. */
+function fastRetransmit(seed: number): NonNullable<Parameters<typeof startHarness>[0]>['scheduler'] {
+  return { retransmitBaseMs: 50, retransmitMaxMs: 300, seed };
+}
+
 async function ready(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
   const h = await readyShared(options);
   harnesses.push(h);
@@ -281,8 +291,10 @@ describe('dispatch: overflow policies', () => {
         handler_dispatch_queue_overflow: 'drop_oldest',
       },
     });
-    const handles = Array.from({ length: 10 }, () => h.scheduler.dispatch(task('samples.slow', { ms: 100 })));
-    const answers = await Promise.all(handles.map((x) => x.done));
+    const answers = await dispatchAll(
+      h,
+      Array.from({ length: 10 }, () => task('samples.slow', { ms: 100 })),
+    );
     const codes = answers.map((a) =>
       a.type === FrameType.EXEC_RESULT ? resultOf(a).status : `${errorOf(a).code}/${String(errorOf(a).context?.details?.reason)}`,
     );
@@ -307,8 +319,7 @@ describe('dispatch: backpressure', () => {
         transport_recv_queue_max: 0,
       },
     });
-    const handles = slowTasks(200, 1, 3).map((d) => h.scheduler.dispatch(d));
-    const answers = await Promise.all(handles.map((x) => x.done));
+    const answers = await dispatchAll(h, slowTasks(200, 1, 3));
     expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
     expect(h.scheduler.violations).toEqual([]);
   });
@@ -343,8 +354,10 @@ describe('dispatch: middleware next under backpressure', () => {
         );
       }, 30);
     });
-    const handles = Array.from({ length: 40 }, () => h.scheduler.dispatch(task('samples.next')));
-    const answers = await Promise.all(handles.map((x) => x.done));
+    const answers = await dispatchAll(
+      h,
+      Array.from({ length: 40 }, () => task('samples.next')),
+    );
     off();
     expect(answers.every((a) => a.type === FrameType.EXEC_RESULT && resultOf(a).status === 'SUCCEEDED')).toBe(true);
     expect(answers.every((a) => (resultOf(a).result.next as { ok?: boolean }).ok === true)).toBe(true);
@@ -372,14 +385,14 @@ describe('dispatch: shutdown and drain', () => {
 describe('dispatch: link kills, reordering and delays mid-stream', () => {
   it('answers every dispatch exactly once and runs each task once across 10 kills', async () => {
     const h = await ready({
-      scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 99 },
+      scheduler: fastRetransmit(99),
       settings: { handler_dispatch_max_inflight: 8 },
     });
     h.scheduler.faults.reorderIn = 0.05;
     h.scheduler.faults.reorderOut = 0.05;
     h.scheduler.faults.delayOutMs = 2;
     const dispatches = slowTasks(300, 31, 25);
-    const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+    const answering = dispatchAll(h, dispatches);
     let kills = 0;
     const killer = (async () => {
       while (kills < 10) {
@@ -388,7 +401,7 @@ describe('dispatch: link kills, reordering and delays mid-stream', () => {
         if (h.scheduler.kill()) kills++;
       }
     })();
-    const answers = await Promise.all(handles.map((x) => x.done));
+    const answers = await answering;
     await killer;
     await h.scheduler.waitForSession(undefined, 15_000);
     await expectEachAnsweredAndRunOnce(h, dispatches, answers);
@@ -398,15 +411,15 @@ describe('dispatch: link kills, reordering and delays mid-stream', () => {
 
 describe('dispatch: session resets mid-stream', () => {
   it('loses no answer and runs no task twice when the scheduler resets the session twice', async () => {
-    const h = await ready({ scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 5 } });
+    const h = await ready({ scheduler: fastRetransmit(5) });
     const dispatches = slowTasks(200, 17, 30);
-    const handles = dispatches.map((d) => h.scheduler.dispatch(d));
+    const answering = dispatchAll(h, dispatches);
     for (let r = 0; r < 2; r++) {
       await sleep(150);
       await h.scheduler.waitForSession(undefined, 15_000);
       h.scheduler.reset('E.SESSION.STALE_BINDING', 'scheduler failover', 20);
     }
-    const answers = await Promise.all(handles.map((x) => x.done));
+    const answers = await answering;
     await expectEachAnsweredAndRunOnce(h, dispatches, answers);
     expect(h.scheduler.handshakes.length).toBe(3);
   });
@@ -415,7 +428,7 @@ describe('dispatch: session resets mid-stream', () => {
 describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
   it('answers every dispatch exactly once and runs each task once', async () => {
     const h = await ready({
-      scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed: 1234 },
+      scheduler: fastRetransmit(1234),
       settings: { handler_dispatch_max_inflight: 16 },
     });
     h.scheduler.faults.dropIn = 0.05;
@@ -423,8 +436,7 @@ describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
     h.scheduler.faults.dropOut = 0.05;
     h.scheduler.faults.dupOut = 0.05;
     const dispatches = slowTasks(1000, 7919, 20);
-    const handles = dispatches.map((d) => h.scheduler.dispatch(d));
-    const answers = await Promise.all(handles.map((x) => x.done));
+    const answers = await dispatchAll(h, dispatches);
     await expectEachAnsweredAndRunOnce(h, dispatches, answers);
     expect(h.scheduler.retransmissions).toBeGreaterThan(0);
     expect(h.scheduler.violations).toEqual([]);
