@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DurableOutbox } from './durable-outbox.js';
 import { Session } from './session/session.js';
 import { compileSessionConfig } from './session/session-config.js';
+import { testDispatch, testSessionConfig } from './session/session.test-helper.js';
 
 let dir: string;
 const closers: Array<() => Promise<unknown>> = [];
@@ -21,36 +22,15 @@ afterEach(async () => {
 
 function session(transport: DummyTransport, durable: () => DurableOutbox | undefined): Session {
   const s = new Session({
-    config: compileSessionConfig({
-      tenant: 'default',
-      worker_name: 'w',
-      worker_instance_id: 'wid-1',
-      worker_instance_id_file: undefined,
-      auth_fingerprint: undefined,
-      worker_version: '0.0.0-test',
-      auth_mode: 'token',
-      auth_token: 't',
-      handshake_protocol_version: 1,
-      heartbeat_interval_seconds: 30,
-      heartbeat_jitter_seconds: 0,
-      ack_retry_base_ms: 50,
-      ack_retry_max_ms: 200,
-      ack_retry_attempts: 6,
-      session_accept_timeout_seconds: 2,
-      session_window_size: 8,
-      reconnect_base_delay_seconds: 0.05,
-      reconnect_max_delay_seconds: 0.2,
-      reconnect_jitter: 0,
-      reconnect_abort_on_auth_error: false,
-      reconnect_abort_on_protocol_error: false,
-      transport_recv_queue_max: 0,
-      session_app_queue_max: 0,
-      session_app_queue_overflow: 'block',
-      max_frame_bytes: 65_536,
-      data_dir: join(dir, 'data'),
-      max_outbound_frame_bytes: 65_536,
-      session_recv_stall_seconds: 60,
-    }),
+    config: compileSessionConfig(
+      testSessionConfig(dir, {
+        worker_name: 'w',
+        worker_instance_id: 'wid-1',
+        auth_token: 't',
+        reconnect_jitter: 0,
+        data_dir: join(dir, 'data'),
+      }),
+    ),
     transport,
     register: () => ({
       capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
@@ -64,16 +44,7 @@ function session(transport: DummyTransport, durable: () => DurableOutbox | undef
   return s;
 }
 
-const dispatchPayload = {
-  run_id: 'r1',
-  task_id: 't1',
-  node_id: 'n1',
-  node_type: 'echo.echo',
-  package_name: 'echo',
-  package_version: '1.0.0',
-  parameters: {},
-  constraints: {},
-};
+const dispatchPayload = testDispatch('t1', {}, 'r1');
 
 async function waitUntil(check: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));

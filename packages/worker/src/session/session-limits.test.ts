@@ -1,42 +1,28 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AstraError, ErrorCode, FrameType, type Frame, type FrameError } from '@astraflow/protocol';
 import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Session } from './session.js';
 import type { SessionConfig } from './session-config.js';
-import { captureLogger, numberedFrame, startTestSession, testSessionConfig } from './session.test-helper.js';
+import {
+  captureLogger,
+  numberedFrame,
+  sessionTestFixture,
+  startTestSession,
+  testDispatch,
+  testSessionConfig,
+} from './session.test-helper.js';
 
-let dir: string;
-const sessions: Session[] = [];
+const fixture = sessionTestFixture('astra-session-limits-');
+const sessions = fixture.sessions;
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'astra-session-limits-'));
-});
-
-afterEach(async () => {
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await rm(dir, { recursive: true, force: true });
-});
-
-const dispatch = (task: string, parameters: Record<string, unknown> = {}) => ({
-  run_id: 'run-1',
-  task_id: task,
-  node_id: 'n1',
-  node_type: 'echo.echo',
-  package_name: 'echo',
-  package_version: '1.0.0',
-  parameters,
-  constraints: {},
-});
+const dispatch = testDispatch;
 
 function start(
   transport: DummyTransport,
   overrides: Partial<SessionConfig> = {},
   extra: Parameters<typeof startTestSession>[2] = {},
 ): Session {
-  const session = startTestSession(transport, testSessionConfig(dir, overrides), extra);
+  const session = startTestSession(transport, testSessionConfig(fixture.dir, overrides), extra);
   sessions.push(session);
   return session;
 }

@@ -1,5 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Frame, Logger, Transport } from '@astraflow/protocol';
+import { afterEach, beforeEach } from 'vitest';
 import { createLogger } from '../logger.js';
 import { Session } from './session.js';
 import type { DeliverySink, SessionOptions } from './session-types.js';
@@ -88,4 +92,40 @@ export function numberedFrame(type: string, seq: number, payload: object, extra:
     ...extra,
   };
   return JSON.stringify(frame);
+}
+
+/**
+ * Registers vitest hooks that give each test a fresh temporary folder (`dir`) and close
+ * every session pushed to `sessions` after it, before the folder is removed.
+ */
+export function sessionTestFixture(prefix: string): { readonly dir: string; readonly sessions: Session[] } {
+  let dir = '';
+  const sessions: Session[] = [];
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    sessions,
+  };
+}
+
+/** A `biz.exec.dispatch` payload for the echo package's `echo.echo` node. */
+export function testDispatch(taskId: string, parameters: Record<string, unknown> = {}, runId = 'run-1') {
+  return {
+    run_id: runId,
+    task_id: taskId,
+    node_id: 'n1',
+    node_type: 'echo.echo',
+    package_name: 'echo',
+    package_version: '1.0.0',
+    parameters,
+    constraints: {},
+  };
 }

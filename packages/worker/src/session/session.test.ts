@@ -1,27 +1,17 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AstraError, FrameType, type Frame, type Transport, type TransportHandlers } from '@astraflow/protocol';
 import { createDummyTransport, type DummyTransport } from '@astraflow/transport-dummy';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Session } from './session.js';
 import { compileSessionConfig, type SessionConfig } from './session-config.js';
 import type { Delivery } from './session-types.js';
-import { startTestSession, testSessionConfig } from './session.test-helper.js';
+import { sessionTestFixture, startTestSession, testDispatch, testSessionConfig } from './session.test-helper.js';
 
-let dir: string;
-const sessions: Session[] = [];
+const fixture = sessionTestFixture('astra-session-');
+const sessions = fixture.sessions;
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'astra-session-'));
-});
-
-afterEach(async () => {
-  await Promise.all(sessions.splice(0).map((s) => s.close()));
-  await rm(dir, { recursive: true, force: true });
-});
-
-const config = (overrides: Partial<SessionConfig> = {}): SessionConfig => testSessionConfig(dir, overrides);
+const config = (overrides: Partial<SessionConfig> = {}): SessionConfig => testSessionConfig(fixture.dir, overrides);
 
 function start(transport: DummyTransport, overrides: Partial<SessionConfig> = {}, onDropped?: (frame: Frame) => void): Session {
   const sink = onDropped ? { deliver: (d: Delivery) => void (d.kind === 'dropped' && onDropped(d.frame)) } : undefined;
@@ -30,16 +20,7 @@ function start(transport: DummyTransport, overrides: Partial<SessionConfig> = {}
   return session;
 }
 
-const dispatch = (task: string) => ({
-  run_id: 'run-1',
-  task_id: task,
-  node_id: 'n1',
-  node_type: 'echo.echo',
-  package_name: 'echo',
-  package_version: '1.0.0',
-  parameters: {},
-  constraints: {},
-});
+const dispatch = testDispatch;
 
 describe('Session over the dummy transport', () => {
   it('handshakes, registers and reaches READY with schema-valid frames', async () => {
@@ -57,7 +38,7 @@ describe('Session over the dummy transport', () => {
     const transport = createDummyTransport();
     const session = start(transport);
     await session.whenReady(5000);
-    const stored = (await readFile(join(dir, 'var', 'worker_instance_id'), 'utf8')).trim();
+    const stored = (await readFile(join(fixture.dir, 'var', 'worker_instance_id'), 'utf8')).trim();
     expect(stored).toBe(session.workerInstanceId);
     expect(stored.length).toBeGreaterThan(0);
   });
