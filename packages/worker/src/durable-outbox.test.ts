@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DurableOutbox } from './durable-outbox.js';
 import { Session } from './session/session.js';
 import { compileSessionConfig } from './session/session-config.js';
-import { testDispatch, testSessionConfig } from './session/session.test-helper.js';
+import { testDispatch, testRegister, testSessionConfig } from './session/session.test-helper.js';
 
 let dir: string;
 const closers: Array<() => Promise<unknown>> = [];
@@ -32,12 +32,7 @@ function session(transport: DummyTransport, durable: () => DurableOutbox | undef
       }),
     ),
     transport,
-    register: () => ({
-      capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-      payload_types: ['biz.exec.dispatch'],
-      packages: [],
-      manifests: [],
-    }),
+    register: testRegister,
     persistInbound: (frame) => durable()?.recordInbound(frame),
   });
   closers.push(() => s.close());

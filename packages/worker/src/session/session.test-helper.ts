@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { Frame, Logger, Transport } from '@astraflow/protocol';
+import type { Frame, Logger, RegisterPayload, Transport } from '@astraflow/protocol';
 import { afterEach, beforeEach } from 'vitest';
 import { createLogger } from '../logger.js';
 import { Session } from './session.js';
@@ -56,6 +56,16 @@ export function captureLogger(secrets: string[] = []): { logger: Logger; lines: 
   return { logger: createLogger({ level: 'debug', destination, secrets }), lines };
 }
 
+/** A minimal register payload: one slot, the dispatch payload type, no packages. */
+export function testRegister(): RegisterPayload {
+  return {
+    capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
+    payload_types: ['biz.exec.dispatch'],
+    packages: [],
+    manifests: [],
+  };
+}
+
 /** A started session with a minimal register payload. */
 export function startTestSession(
   transport: Transport,
@@ -65,12 +75,7 @@ export function startTestSession(
   const session = new Session({
     config: compileSessionConfig(config),
     transport,
-    register: () => ({
-      capabilities: { concurrency: { max_parallel: 1 }, runtimes: ['node'], features: [] },
-      payload_types: ['biz.exec.dispatch'],
-      packages: [],
-      manifests: [],
-    }),
+    register: testRegister,
     heartbeatMetrics: () => ({ inflight: 0 }),
     ...extra,
   });
