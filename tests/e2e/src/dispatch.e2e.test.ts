@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FrameType, type ExecDispatchPayload, type Frame } from '@astraflow/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Faults } from '@astraflow/testkit';
 import { installSample, sleep, startHarness, task, type Harness } from './harness.js';
 
 const resultOf = (f: Frame) => f.payload as { status: string; result: Record<string, unknown>; duration_ms?: number };
@@ -62,25 +63,32 @@ afterEach(async () => {
   for (const h of harnesses.splice(0)) await h.cleanup();
 });
 
-/** A worker READY against a fresh scheduler with the sample packages installed, cleaned up after the test. */
 /** Sends every dispatch now; resolves with their answers, in order. */
 function dispatchAll(h: Harness, dispatches: readonly ExecDispatchPayload[]): Promise<Frame[]> {
   return Promise.all(dispatches.map((d) => h.scheduler.dispatch(d).done));
 }
 
-/** A scheduler that retransmits soon, so the faults a test injects are recovered from within its time. */
-function fastRetransmit(seed: number): NonNullable<Parameters<typeof startHarness>[0]>['scheduler'] {
-  return { retransmitBaseMs: 50, retransmitMaxMs: 300, seed };
-}
+type HarnessOptions = NonNullable<Parameters<typeof startHarness>[0]>;
 
-async function ready(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
+/** A worker READY against a fresh scheduler with the sample packages installed, cleaned up after the test. */
+async function ready(options: HarnessOptions = {}): Promise<Harness> {
   const h = await readyShared(options);
   harnesses.push(h);
   return h;
 }
 
+/**
+ * As {@link ready}, with a scheduler that retransmits soon (so the `faults` it injects are recovered from
+ * within the test's time) and deterministic fault draws from `seed`.
+ */
+async function readyWithFaults(seed: number, faults: Partial<Faults>, settings?: HarnessOptions['settings']): Promise<Harness> {
+  const h = await ready({ scheduler: { retransmitBaseMs: 50, retransmitMaxMs: 300, seed }, ...(settings && { settings }) });
+  Object.assign(h.scheduler.faults, faults);
+  return h;
+}
+
 /** As {@link ready}, for a harness shared by a whole describe block, which cleans it up itself. */
-async function readyShared(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
+async function readyShared(options: HarnessOptions = {}): Promise<Harness> {
   const h = await startHarness(options);
   await h.scheduler.waitForSession(undefined, 10_000);
   for (const name of ['echo', 'samples']) {
@@ -384,13 +392,11 @@ describe('dispatch: shutdown and drain', () => {
 
 describe('dispatch: link kills, reordering and delays mid-stream', () => {
   it('answers every dispatch exactly once and runs each task once across 10 kills', async () => {
-    const h = await ready({
-      scheduler: fastRetransmit(99),
-      settings: { handler_dispatch_max_inflight: 8 },
-    });
-    h.scheduler.faults.reorderIn = 0.05;
-    h.scheduler.faults.reorderOut = 0.05;
-    h.scheduler.faults.delayOutMs = 2;
+    const h = await readyWithFaults(
+      99,
+      { reorderIn: 0.05, reorderOut: 0.05, delayOutMs: 2 },
+      { handler_dispatch_max_inflight: 8 },
+    );
     const dispatches = slowTasks(300, 31, 25);
     const answering = dispatchAll(h, dispatches);
     let kills = 0;
@@ -411,7 +417,7 @@ describe('dispatch: link kills, reordering and delays mid-stream', () => {
 
 describe('dispatch: session resets mid-stream', () => {
   it('loses no answer and runs no task twice when the scheduler resets the session twice', async () => {
-    const h = await ready({ scheduler: fastRetransmit(5) });
+    const h = await readyWithFaults(5, {});
     const dispatches = slowTasks(200, 17, 30);
     const answering = dispatchAll(h, dispatches);
     for (let r = 0; r < 2; r++) {
@@ -427,14 +433,11 @@ describe('dispatch: session resets mid-stream', () => {
 
 describe('dispatch: 1 000 tasks under 5% frame drop and duplication', () => {
   it('answers every dispatch exactly once and runs each task once', async () => {
-    const h = await ready({
-      scheduler: fastRetransmit(1234),
-      settings: { handler_dispatch_max_inflight: 16 },
-    });
-    h.scheduler.faults.dropIn = 0.05;
-    h.scheduler.faults.dupIn = 0.05;
-    h.scheduler.faults.dropOut = 0.05;
-    h.scheduler.faults.dupOut = 0.05;
+    const h = await readyWithFaults(
+      1234,
+      { dropIn: 0.05, dupIn: 0.05, dropOut: 0.05, dupOut: 0.05 },
+      { handler_dispatch_max_inflight: 16 },
+    );
     const dispatches = slowTasks(1000, 7919, 20);
     const answers = await dispatchAll(h, dispatches);
     await expectEachAnsweredAndRunOnce(h, dispatches, answers);
