@@ -314,16 +314,21 @@ describe('dispatch: overflow policies', () => {
   });
 });
 
+/** Two handler slots and queues of two that block when full: the settings that make backpressure bite at once. */
+const TINY_BLOCKING_QUEUES = {
+  handler_dispatch_max_inflight: 2,
+  session_app_queue_max: 2,
+  session_app_queue_overflow: 'block',
+  handler_dispatch_queue_max: 2,
+  handler_dispatch_queue_overflow: 'block',
+} as const;
+
 describe('dispatch: backpressure', () => {
   it('makes progress with tiny blocking queues and a tiny scheduler window (acks never wait behind dispatches)', async () => {
     const h = await ready({
       scheduler: { windowSize: 2 },
       settings: {
-        handler_dispatch_max_inflight: 2,
-        session_app_queue_max: 2,
-        session_app_queue_overflow: 'block',
-        handler_dispatch_queue_max: 2,
-        handler_dispatch_queue_overflow: 'block',
+        ...TINY_BLOCKING_QUEUES,
         transport_recv_queue_max: 0,
       },
     });
@@ -335,15 +340,7 @@ describe('dispatch: backpressure', () => {
 
 describe('dispatch: middleware next under backpressure', () => {
   it('settles ctx.next even when blocking queues are full of new dispatches', async () => {
-    const h = await ready({
-      settings: {
-        handler_dispatch_max_inflight: 2,
-        session_app_queue_max: 2,
-        session_app_queue_overflow: 'block',
-        handler_dispatch_queue_max: 2,
-        handler_dispatch_queue_overflow: 'block',
-      },
-    });
+    const h = await ready({ settings: TINY_BLOCKING_QUEUES });
     const off = h.scheduler.onFrame((frame) => {
       if (frame.type !== FrameType.EXEC_NEXT_REQUEST) return;
       const req = frame.payload as { requestId: string; runId: string; nodeId: string; middlewareId: string };
