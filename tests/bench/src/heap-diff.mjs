@@ -17,10 +17,11 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
+import { sampleArchivesDir } from '@astraflow/examples';
 import { FrameType } from '@astraflow/protocol';
 import { startReferenceScheduler } from '@astraflow/testkit';
 import { WebSocket } from 'ws';
+import { benchTask, installSampleEcho } from './bench-tasks.mjs';
 
 const TASKS = Number(process.env.HEAP_TASKS ?? 100_000);
 const WARM_UP = Number(process.env.HEAP_WARM_UP ?? 12_000);
@@ -194,13 +195,7 @@ async function main() {
   try {
     await scheduler.waitForSession(undefined, 15_000);
     const rssAtSession = await rssOf(child.pid);
-    const echo = sampleArchive('echo', '1.0.0');
-    const installed = await scheduler.installPackage({
-      name: 'echo',
-      version: '1.0.0',
-      url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`,
-      sha256: echo.sha256,
-    });
+    const installed = await installSampleEcho(scheduler, files);
     if (installed.payload.status !== 'installed') throw new Error(`install failed: ${JSON.stringify(installed.payload)}`);
 
     // Answers counted by a listener: dispatch() would search the scheduler's whole (growing) history per task.
@@ -223,16 +218,7 @@ async function main() {
       const base = answered;
       for (let i = from; i < from + count; i++) {
         while (i - from - (answered - base) >= INFLIGHT) await new Promise((resolve) => (wake = resolve));
-        await scheduler.send(FrameType.EXEC_DISPATCH, {
-          run_id: 'bench',
-          task_id: `h${i}`,
-          node_id: 'n',
-          node_type: 'echo.echo',
-          package_name: 'echo',
-          package_version: '1.0.0',
-          parameters: { message: 'hello' },
-          constraints: {},
-        });
+        await scheduler.send(FrameType.EXEC_DISPATCH, benchTask({ taskId: `h${i}` }));
       }
       while (answered < base + count) await new Promise((resolve) => (wake = resolve));
     };

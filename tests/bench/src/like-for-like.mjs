@@ -10,6 +10,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { settingFields } from '@astraflow/config';
+import { benchTask } from './bench-tasks.mjs';
 import { startCeilingProcess, startWorkerProcess } from './processes.mjs';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
@@ -19,16 +20,7 @@ const LEVELS = [1, 16, 64];
 const hasSetting = (name) => settingFields.some((field) => field.name === name);
 
 let taskNo = 0;
-const echoTask = (nodeType) => () => ({
-  run_id: 'bench',
-  task_id: `t${++taskNo}`,
-  node_id: 'n',
-  node_type: nodeType,
-  package_name: 'bench',
-  package_version: '1.0.0',
-  parameters: { message: 'hello' },
-  constraints: {},
-});
+const echoTask = (nodeType) => () => benchTask({ taskId: `t${++taskNo}`, nodeType, packageName: 'bench' });
 const ECHO = echoTask('bench.echo');
 const ECHO_SYNC = echoTask('bench.echo_sync');
 const FEEDBACK = echoTask('bench.feedback');

@@ -10,6 +10,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchTask } from './bench-tasks.mjs';
 import { startWorkerProcess } from './processes.mjs';
 
 const [tasksArg, concurrencyArg, nodeType = 'bench.echo'] = process.argv.slice(2);
@@ -17,16 +18,7 @@ const count = Number(tasksArg ?? 20_000);
 const concurrency = Number(concurrencyArg ?? 64);
 const dir = process.env.BENCH_PROFILE_DIR ?? (await mkdtemp(join(tmpdir(), 'astra-prof-')));
 let n = 0;
-const payload = () => ({
-  run_id: 'prof',
-  task_id: `t${++n}`,
-  node_id: 'n',
-  node_type: nodeType,
-  package_name: 'bench',
-  package_version: '1.0.0',
-  parameters: { message: 'hello' },
-  constraints: {},
-});
+const payload = () => benchTask({ taskId: `t${++n}`, nodeType, packageName: 'bench', runId: 'prof' });
 const worker = await startWorkerProcess({ cpuProfDir: dir, settings: JSON.parse(process.env.BENCH_SETTINGS ?? '{}') });
 const cpu0 = await worker.cpuTime();
 const run = await worker.peer.run({ count, concurrency, payload });

@@ -11,12 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '@astraflow/config';
-import { sampleArchive, sampleArchivesDir } from '@astraflow/examples';
+import { sampleArchivesDir } from '@astraflow/examples';
 import { FrameType, buildFrame, createNoopLogger, parseFrame } from '@astraflow/protocol';
 import { startReferenceScheduler } from '@astraflow/testkit';
 import { setup } from '@astraflow/worker';
 import { WebSocket, WebSocketServer } from 'ws';
 import { benchLikeForLike } from './like-for-like.mjs';
+import { benchTask, installSampleEcho } from './bench-tasks.mjs';
 import { printSummary } from './summary.mjs';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 2000);
@@ -106,23 +107,8 @@ async function dispatchRun(extra = {}) {
   const worker = await setup({ settings, logger: createNoopLogger() });
   try {
     await scheduler.waitForSession(undefined, 10_000);
-    const echo = sampleArchive('echo', '1.0.0');
-    await scheduler.installPackage({
-      name: 'echo',
-      version: '1.0.0',
-      url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`,
-      sha256: echo.sha256,
-    });
-    const dispatch = (i) => ({
-      run_id: 'bench',
-      task_id: `t${i}`,
-      node_id: 'n',
-      node_type: 'echo.echo',
-      package_name: 'echo',
-      package_version: '1.0.0',
-      parameters: { message: 'hello' },
-      constraints: {},
-    });
+    await installSampleEcho(scheduler, files);
+    const dispatch = (i) => benchTask({ taskId: `t${i}` });
     const runBatch = async (from, count) => {
       const pending = new Set();
       let next = from;
@@ -178,13 +164,7 @@ async function benchFirstThreadTask(minThreads) {
     const files = await installer.serveFiles(sampleArchivesDir);
     const first = await setup({ settings: settingsFor(installer.url), logger: createNoopLogger() });
     await installer.waitForSession(undefined, 10_000);
-    const echo = sampleArchive('echo', '1.0.0');
-    await installer.installPackage({
-      name: 'echo',
-      version: '1.0.0',
-      url: `${files.baseUrl}/${echo.path.slice(sampleArchivesDir.length)}`,
-      sha256: echo.sha256,
-    });
+    await installSampleEcho(installer, files);
     await first.stop({ graceMs: 1000, flushMs: 1000 });
     await installer.close();
 
