@@ -156,69 +156,84 @@ function dispatchPayloadIsValid(p: Record<string, unknown>): boolean {
 
 const STATUSES: ReadonlySet<unknown> = new Set(['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED']);
 
-type FieldCheck = (value: unknown) => boolean;
-
-const optional =
-  (check: FieldCheck): FieldCheck =>
-  (value) =>
-    value === undefined || check(value);
-
-/** True when every own key of `obj` has a check in `checks` and passes it; an unlisted key fails. */
-function fieldsPass(obj: Record<string, unknown>, checks: ReadonlyMap<string, FieldCheck>): boolean {
-  for (const key in obj) {
-    const check = checks.get(key);
-    if (check === undefined || !check(obj[key])) return false;
-  }
-  return true;
-}
-
-const RESULT_FIELDS: ReadonlyMap<string, FieldCheck> = new Map([
-  ['run_id', isNonEmpty],
-  ['task_id', isNonEmpty],
-  ['status', (v) => STATUSES.has(v)],
-  ['result', isPlainObject],
-  ['duration_ms', optional((v) => isIntMin(v, 0))],
-  ['metadata', optional(isPlainObject)],
-]);
-
 /** A result without artifacts or an error block (those go to the schema). */
 function resultPayloadIsValid(p: Record<string, unknown>): boolean {
-  return (
-    fieldsPass(p, RESULT_FIELDS) &&
-    isNonEmpty(p.run_id) &&
-    isNonEmpty(p.task_id) &&
-    STATUSES.has(p.status) &&
-    isPlainObject(p.result)
-  );
+  for (const key in p) {
+    const v = p[key];
+    switch (key) {
+      case 'run_id':
+      case 'task_id':
+        if (!isNonEmpty(v)) return false;
+        break;
+      case 'status':
+        if (!STATUSES.has(v)) return false;
+        break;
+      case 'result':
+        if (!isPlainObject(v)) return false;
+        break;
+      case 'duration_ms':
+        if (v !== undefined && !isIntMin(v, 0)) return false;
+        break;
+      case 'metadata':
+        if (v !== undefined && !isPlainObject(v)) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return isNonEmpty(p.run_id) && isNonEmpty(p.task_id) && STATUSES.has(p.status) && isPlainObject(p.result);
 }
 
 const CHANNELS: ReadonlySet<unknown> = new Set(['stdout', 'stderr', 'log', 'llm', 'metric', 'custom']);
 
-const isOptionalString = optional((v) => typeof v === 'string');
-const CHUNK_FIELDS: ReadonlyMap<string, FieldCheck> = new Map([
-  ['channel', () => true],
-  ['index', optional((v) => isIntMin(v, 0))],
-  ['text', isOptionalString],
-  ['mime_type', isOptionalString],
-  ['data_base64', isOptionalString],
-]);
-
 function chunkIsValid(chunk: unknown): boolean {
-  return isPlainObject(chunk) && CHANNELS.has(chunk.channel) && fieldsPass(chunk, CHUNK_FIELDS);
+  if (!isPlainObject(chunk) || !CHANNELS.has(chunk.channel)) return false;
+  for (const key in chunk) {
+    const v = chunk[key];
+    switch (key) {
+      case 'channel':
+        break;
+      case 'index':
+        if (v !== undefined && !isIntMin(v, 0)) return false;
+        break;
+      case 'text':
+      case 'mime_type':
+      case 'data_base64':
+        if (v !== undefined && typeof v !== 'string') return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
-
-const FEEDBACK_FIELDS: ReadonlyMap<string, FieldCheck> = new Map([
-  ['run_id', isNonEmpty],
-  ['task_id', isNonEmpty],
-  ['stage', optional(isNonEmpty)],
-  ['progress', optional((v) => typeof v === 'number' && v >= 0 && v <= 1)],
-  ['message', isOptionalString],
-  ['chunks', optional((v) => Array.isArray(v) && v.every(chunkIsValid))],
-]);
 
 /** Feedback with progress, message and text chunks; metrics, metadata and chunk metadata go to the schema. */
 function feedbackPayloadIsValid(p: Record<string, unknown>): boolean {
-  return fieldsPass(p, FEEDBACK_FIELDS) && isNonEmpty(p.run_id) && isNonEmpty(p.task_id);
+  for (const key in p) {
+    const v = p[key];
+    switch (key) {
+      case 'run_id':
+      case 'task_id':
+        if (!isNonEmpty(v)) return false;
+        break;
+      case 'stage':
+        if (v !== undefined && !isNonEmpty(v)) return false;
+        break;
+      case 'progress':
+        if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) return false;
+        break;
+      case 'message':
+        if (v !== undefined && typeof v !== 'string') return false;
+        break;
+      case 'chunks':
+        if (v !== undefined && (!Array.isArray(v) || !v.every(chunkIsValid))) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return isNonEmpty(p.run_id) && isNonEmpty(p.task_id);
 }
 
 const PAYLOAD_CHECKS: Readonly<Record<string, (payload: Record<string, unknown>) => boolean>> = {
